@@ -1,0 +1,1 @@
+//! The `#[track_allocs]` attribute (see alloc-probe).

@@ -1,0 +1,39 @@
+//! The reentrancy guard.
+//!
+//! Rule: any alloc-probe code that may allocate (reading the environment, building a report,
+//! symbolising) runs while holding an [`Ignore`] guard. While the guard is held, the thread's
+//! allocations go straight to the inner allocator and are neither counted nor tracked, so our
+//! own bookkeeping never shows up in the user's figures and never recurses into itself.
+//! A block allocated under the guard must also be freed under it.
+
+use std::cell::Cell;
+
+thread_local! {
+    // A const-initialised `Cell<bool>` has no destructor, so it stays usable during thread-local
+    // teardown.
+    static IGNORING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside alloc-probe's own code.
+#[inline(always)]
+pub(crate) fn ignoring() -> bool {
+    IGNORING.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Holds the reentrancy flag; resets it on drop, also during a panic.
+pub(crate) struct Ignore {
+    was: bool,
+}
+
+impl Ignore {
+    pub(crate) fn new() -> Ignore {
+        let was = IGNORING.try_with(|c| c.replace(true)).unwrap_or(false);
+        Ignore { was }
+    }
+}
+
+impl Drop for Ignore {
+    fn drop(&mut self) {
+        let _ = IGNORING.try_with(|c| c.set(self.was));
+    }
+}

@@ -1,0 +1,404 @@
+//! Per-thread tallies, folded into process totals on demand.
+//!
+//! Each thread owns a [`Slot`] of counters that only it writes (plain relaxed load + store,
+//! no locked instruction), so threads never contend on the counters. `stats()` sums every slot.
+//! Slots live in a lock-free, never-freed list allocated from `System`; a thread that exits
+//! hands its slot back for reuse without clearing it (the counts are cumulative process totals,
+//! and [`measure`](crate::measure) works on deltas), so no count is ever lost and nothing here
+//! takes a lock, which also keeps the child of a `fork` safe.
+//!
+//! The one shared write per event is the process's live-byte counter: an exact peak under
+//! concurrency needs a single order of increases and decreases. Its peak is stored on its own
+//! cache line and written only when a new peak is reached.
+//!
+//! Allocations made where the thread has no slot (while its slot is being set up, or after its
+//! thread-local destructors released it) go to shared atomic fallback counters instead.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
+
+use crate::stats::Stats;
+
+/// Counters of one thread. Written only by the owning thread; read by anyone.
+#[repr(align(128))]
+pub(crate) struct Slot {
+    allocs: AtomicU64,
+    deallocs: AtomicU64,
+    reallocs: AtomicU64,
+    bytes_allocated: AtomicU64,
+    bytes_deallocated: AtomicU64,
+    failed: AtomicU64,
+    /// The highest `bytes_allocated - bytes_deallocated` of this slot, for `measure`.
+    peak_net: AtomicU64,
+    in_use: AtomicBool,
+    next: *const Slot,
+}
+
+// SAFETY: all mutable fields are atomics; `next` is written once before the slot is published.
+unsafe impl Sync for Slot {}
+
+/// Adds to a counter only this thread writes: a relaxed load and store, no locked instruction.
+#[inline(always)]
+fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+impl Slot {
+    #[inline(always)]
+    fn net(&self) -> u64 {
+        self.bytes_allocated
+            .load(Relaxed)
+            .wrapping_sub(self.bytes_deallocated.load(Relaxed))
+    }
+
+    #[inline(always)]
+    fn raise_peak(&self) {
+        let net = self.net();
+        if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
+            self.peak_net.store(net, Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> Counters {
+        Counters {
+            allocs: self.allocs.load(Relaxed),
+            deallocs: self.deallocs.load(Relaxed),
+            reallocs: self.reallocs.load(Relaxed),
+            bytes_allocated: self.bytes_allocated.load(Relaxed),
+            bytes_deallocated: self.bytes_deallocated.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+        }
+    }
+}
+
+/// The cumulative counters of a slot, a fallback or a sum of them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Counters {
+    pub allocs: u64,
+    pub deallocs: u64,
+    pub reallocs: u64,
+    pub bytes_allocated: u64,
+    pub bytes_deallocated: u64,
+    pub failed: u64,
+}
+
+impl Counters {
+    fn add(&mut self, o: &Counters) {
+        self.allocs = self.allocs.wrapping_add(o.allocs);
+        self.deallocs = self.deallocs.wrapping_add(o.deallocs);
+        self.reallocs = self.reallocs.wrapping_add(o.reallocs);
+        self.bytes_allocated = self.bytes_allocated.wrapping_add(o.bytes_allocated);
+        self.bytes_deallocated = self.bytes_deallocated.wrapping_add(o.bytes_deallocated);
+        self.failed = self.failed.wrapping_add(o.failed);
+    }
+
+    /// The delta `self - earlier` as [`Stats`], with the given peak.
+    pub(crate) fn since(&self, earlier: &Counters, peak: u64) -> Stats {
+        let allocs = self.allocs.wrapping_sub(earlier.allocs);
+        let deallocs = self.deallocs.wrapping_sub(earlier.deallocs);
+        let bytes_allocated = self.bytes_allocated.wrapping_sub(earlier.bytes_allocated);
+        let bytes_deallocated = self.bytes_deallocated.wrapping_sub(earlier.bytes_deallocated);
+        Stats {
+            allocs,
+            deallocs,
+            reallocs: self.reallocs.wrapping_sub(earlier.reallocs),
+            bytes_allocated,
+            bytes_deallocated,
+            live_blocks: allocs.saturating_sub(deallocs),
+            live_bytes: bytes_allocated.saturating_sub(bytes_deallocated),
+            peak_live_bytes: peak,
+            failed: self.failed.wrapping_sub(earlier.failed),
+        }
+    }
+}
+
+/// Shared counters for threads without a slot (rare: set-up and teardown).
+struct Fallback {
+    allocs: AtomicU64,
+    deallocs: AtomicU64,
+    reallocs: AtomicU64,
+    bytes_allocated: AtomicU64,
+    bytes_deallocated: AtomicU64,
+    failed: AtomicU64,
+}
+
+static FALLBACK: Fallback = Fallback {
+    allocs: AtomicU64::new(0),
+    deallocs: AtomicU64::new(0),
+    reallocs: AtomicU64::new(0),
+    bytes_allocated: AtomicU64::new(0),
+    bytes_deallocated: AtomicU64::new(0),
+    failed: AtomicU64::new(0),
+};
+
+/// Process live bytes and their peak, each on its own cache line.
+#[repr(align(128))]
+struct Line(AtomicU64);
+static LIVE: Line = Line(AtomicU64::new(0));
+static PEAK: Line = Line(AtomicU64::new(0));
+
+static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+/// Set once any `Probe` has counted an allocation: the API checks it to fail loudly when
+/// `Probe` is not the global allocator.
+pub(crate) static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+const NONE: usize = 0;
+const SETTING_UP: usize = 1;
+const RELEASED: usize = 2;
+
+thread_local! {
+    /// This thread's slot, or one of the states above. Const and destructor-free, so readable
+    /// during thread-local teardown.
+    static LOCAL: Cell<usize> = const { Cell::new(NONE) };
+    /// Hands the slot back when the thread exits.
+    static OWNER: SlotOwner = const { SlotOwner };
+}
+
+struct SlotOwner;
+
+impl Drop for SlotOwner {
+    fn drop(&mut self) {
+        let _ = LOCAL.try_with(|l| {
+            let v = l.replace(RELEASED);
+            if v > RELEASED {
+                // SAFETY: values above RELEASED are pointers to slots, which are never freed.
+                unsafe { (*(v as *const Slot)).in_use.store(false, Release) };
+            }
+        });
+    }
+}
+
+/// This thread's slot, claiming one on first use; `None` while setting up or after teardown.
+#[inline(always)]
+fn slot() -> Option<&'static Slot> {
+    let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
+    if v > RELEASED {
+        // SAFETY: values above RELEASED are pointers to slots, which are never freed.
+        return Some(unsafe { &*(v as *const Slot) });
+    }
+    if v == NONE {
+        return claim();
+    }
+    None
+}
+
+#[cold]
+fn claim() -> Option<&'static Slot> {
+    LOCAL.try_with(|l| l.set(SETTING_UP)).ok()?;
+    INSTALLED.store(true, Relaxed);
+    crate::config::init();
+    let slot = reuse_slot().or_else(new_slot);
+    match slot {
+        Some(s) => {
+            let _ = LOCAL.try_with(|l| l.set(s as *const Slot as usize));
+            // Registers the destructor that hands the slot back; if that allocates, the
+            // allocation is counted in the slot we just set.
+            let _ = OWNER.try_with(|_| ());
+        }
+        None => {
+            // Out of memory for a slot: stay on the shared fallback counters.
+            let _ = LOCAL.try_with(|l| l.set(RELEASED));
+        }
+    }
+    slot
+}
+
+fn reuse_slot() -> Option<&'static Slot> {
+    let mut p = SLOTS.load(Acquire) as *const Slot;
+    while !p.is_null() {
+        // SAFETY: slots in the list are never freed.
+        let s = unsafe { &*p };
+        if !s.in_use.load(Relaxed)
+            && s.in_use
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+        {
+            // The previous owner's peak means nothing to us.
+            s.peak_net.store(s.net(), Relaxed);
+            return Some(s);
+        }
+        p = s.next;
+    }
+    None
+}
+
+fn new_slot() -> Option<&'static Slot> {
+    let layout = Layout::new::<Slot>();
+    // SAFETY: Slot has a non-zero size. `System` is not the global allocator, so this does
+    // not recurse into `Probe`.
+    let p = unsafe { System.alloc(layout) } as *mut Slot;
+    if p.is_null() {
+        return None;
+    }
+    let mut head = SLOTS.load(Acquire);
+    loop {
+        // SAFETY: `p` is a fresh, suitably aligned allocation for a Slot; nobody else sees it
+        // until the compare-exchange below publishes it.
+        unsafe {
+            p.write(Slot {
+                allocs: AtomicU64::new(0),
+                deallocs: AtomicU64::new(0),
+                reallocs: AtomicU64::new(0),
+                bytes_allocated: AtomicU64::new(0),
+                bytes_deallocated: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                peak_net: AtomicU64::new(0),
+                in_use: AtomicBool::new(true),
+                next: head,
+            })
+        };
+        match SLOTS.compare_exchange_weak(head, p, AcqRel, Acquire) {
+            // SAFETY: published and never freed.
+            Ok(_) => return Some(unsafe { &*p }),
+            Err(h) => head = h,
+        }
+    }
+}
+
+#[inline(always)]
+fn live_grow(n: u64) {
+    let now = LIVE.0.fetch_add(n, Relaxed).wrapping_add(n);
+    if now > PEAK.0.load(Relaxed) {
+        PEAK.0.fetch_max(now, Relaxed);
+    }
+}
+
+#[inline(always)]
+fn live_shrink(n: u64) {
+    LIVE.0.fetch_sub(n, Relaxed);
+}
+
+/// Counts a successful allocation of `size` bytes.
+#[inline(always)]
+pub(crate) fn on_alloc(size: usize) {
+    let n = size as u64;
+    match slot() {
+        Some(s) => {
+            bump(&s.allocs, 1);
+            bump(&s.bytes_allocated, n);
+            s.raise_peak();
+        }
+        None => {
+            FALLBACK.allocs.fetch_add(1, Relaxed);
+            FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
+        }
+    }
+    live_grow(n);
+}
+
+/// Counts a free of `size` bytes.
+#[inline(always)]
+pub(crate) fn on_dealloc(size: usize) {
+    let n = size as u64;
+    match slot() {
+        Some(s) => {
+            bump(&s.deallocs, 1);
+            bump(&s.bytes_deallocated, n);
+        }
+        None => {
+            FALLBACK.deallocs.fetch_add(1, Relaxed);
+            FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
+        }
+    }
+    live_shrink(n);
+}
+
+/// Counts a successful reallocation from `old` to `new` bytes.
+#[inline(always)]
+pub(crate) fn on_realloc(old: usize, new: usize) {
+    let (o, n) = (old as u64, new as u64);
+    match slot() {
+        Some(s) => {
+            bump(&s.reallocs, 1);
+            bump(&s.bytes_allocated, n);
+            bump(&s.bytes_deallocated, o);
+            s.raise_peak();
+        }
+        None => {
+            FALLBACK.reallocs.fetch_add(1, Relaxed);
+            FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
+            FALLBACK.bytes_deallocated.fetch_add(o, Relaxed);
+        }
+    }
+    if n >= o {
+        live_grow(n - o);
+    } else {
+        live_shrink(o - n);
+    }
+}
+
+/// Counts a call the inner allocator refused.
+#[cold]
+pub(crate) fn on_failed() {
+    match slot() {
+        Some(s) => bump(&s.failed, 1),
+        None => {
+            FALLBACK.failed.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Whole-process totals: every slot plus the fallback counters.
+pub(crate) fn totals() -> Stats {
+    let mut sum = Counters {
+        allocs: FALLBACK.allocs.load(Relaxed),
+        deallocs: FALLBACK.deallocs.load(Relaxed),
+        reallocs: FALLBACK.reallocs.load(Relaxed),
+        bytes_allocated: FALLBACK.bytes_allocated.load(Relaxed),
+        bytes_deallocated: FALLBACK.bytes_deallocated.load(Relaxed),
+        failed: FALLBACK.failed.load(Relaxed),
+    };
+    let mut p = SLOTS.load(Acquire) as *const Slot;
+    while !p.is_null() {
+        // SAFETY: slots in the list are never freed.
+        let s = unsafe { &*p };
+        sum.add(&s.snapshot());
+        p = s.next;
+    }
+    let mut st = sum.since(&Counters::default(), 0);
+    // The slots are read one after another while other threads run, so keep the reported
+    // peak consistent with the reported live bytes.
+    st.peak_live_bytes = PEAK.0.load(Relaxed).max(st.live_bytes);
+    st
+}
+
+/// The calling thread's counters and its peak mark, for `measure`.
+pub(crate) struct ThreadMark {
+    slot: &'static Slot,
+    start: Counters,
+    saved_peak: u64,
+}
+
+impl ThreadMark {
+    /// Starts a measured window on this thread; `None` if the thread has no slot (it is
+    /// running thread-local destructors).
+    pub(crate) fn start() -> Option<ThreadMark> {
+        let slot = slot()?;
+        let saved_peak = slot.peak_net.load(Relaxed);
+        slot.peak_net.store(slot.net(), Relaxed);
+        Some(ThreadMark {
+            slot,
+            start: slot.snapshot(),
+            saved_peak,
+        })
+    }
+
+    /// Ends the window: the delta, with the window's peak growth of this thread's live bytes.
+    pub(crate) fn finish(self) -> Stats {
+        let s = self.slot;
+        let end = s.snapshot();
+        let start_net = self
+            .start
+            .bytes_allocated
+            .wrapping_sub(self.start.bytes_deallocated);
+        let peak_net = s.peak_net.load(Relaxed);
+        let peak = peak_net.wrapping_sub(start_net);
+        // Restore the enclosing window's mark, so windows nest.
+        if (self.saved_peak as i64) > (peak_net as i64) {
+            s.peak_net.store(self.saved_peak, Relaxed);
+        }
+        end.since(&self.start, if (peak as i64) < 0 { 0 } else { peak })
+    }
+}
