@@ -40,6 +40,7 @@ mod guard;
 mod jemalloc;
 mod measure;
 mod probe;
+mod scope;
 mod stats;
 mod tally;
 mod units;
@@ -52,3 +53,10 @@ pub use measure::check_allocs;
 pub use measure::{allocs_per_run, measure, stats};
 pub use probe::Probe;
 pub use stats::Stats;
+
+/// Instruments a function, an `impl` block or an inline module: see the crate docs.
+pub use alloc_macros::track_allocs;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
