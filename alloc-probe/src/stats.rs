@@ -52,7 +52,9 @@ impl Sub for Stats {
         let allocs = self.allocs.saturating_sub(earlier.allocs);
         let deallocs = self.deallocs.saturating_sub(earlier.deallocs);
         let bytes_allocated = self.bytes_allocated.saturating_sub(earlier.bytes_allocated);
-        let bytes_deallocated = self.bytes_deallocated.saturating_sub(earlier.bytes_deallocated);
+        let bytes_deallocated = self
+            .bytes_deallocated
+            .saturating_sub(earlier.bytes_deallocated);
         Stats {
             allocs,
             deallocs,

@@ -99,7 +99,9 @@ impl Counters {
         let allocs = self.allocs.wrapping_sub(earlier.allocs);
         let deallocs = self.deallocs.wrapping_sub(earlier.deallocs);
         let bytes_allocated = self.bytes_allocated.wrapping_sub(earlier.bytes_allocated);
-        let bytes_deallocated = self.bytes_deallocated.wrapping_sub(earlier.bytes_deallocated);
+        let bytes_deallocated = self
+            .bytes_deallocated
+            .wrapping_sub(earlier.bytes_deallocated);
         Stats {
             allocs,
             deallocs,

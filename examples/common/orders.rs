@@ -87,10 +87,8 @@ pub fn aggregate(orders: &[Order]) -> HashMap<String, Totals> {
 
 /// Renders the top countries by revenue, with each one's best-selling product.
 pub fn render(totals: &HashMap<String, Totals>) -> String {
-    let mut rows: Vec<(String, Totals)> = totals
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut rows: Vec<(String, Totals)> =
+        totals.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     rows.sort_by(|a, b| b.1.revenue.total_cmp(&a.1.revenue));
     let mut out = String::new();
     for (country, t) in rows {

@@ -24,7 +24,11 @@ fn n_boxes() {
 
 #[test]
 fn live_boxes_and_peak() {
-    let (boxes, s) = measure(|| (0..100u32).map(|i| black_box(Box::new([i; 4]))).collect::<Vec<_>>());
+    let (boxes, s) = measure(|| {
+        (0..100u32)
+            .map(|i| black_box(Box::new([i; 4])))
+            .collect::<Vec<_>>()
+    });
     // 100 boxes of 16 bytes, plus the Vec's one exact-size buffer (collect knows the length).
     assert_eq!(s.allocs, 101);
     assert_eq!(s.reallocs, 0);
@@ -34,7 +38,10 @@ fn live_boxes_and_peak() {
     let ((), s2) = measure(|| drop(boxes));
     assert_eq!(s2.deallocs, 101);
     assert_eq!(s2.bytes_deallocated, 2400);
-    assert_eq!(s2.live_bytes, 0, "a window that only frees saturates at zero");
+    assert_eq!(
+        s2.live_bytes, 0,
+        "a window that only frees saturates at zero"
+    );
     assert_eq!(s2.peak_live_bytes, 0);
 }
 
@@ -61,7 +68,10 @@ fn growing_vec_matches_its_observed_capacity_changes() {
     assert_eq!(s.reallocs, changes - 1);
     assert_eq!(s.bytes_allocated, bytes);
     assert_eq!(s.deallocs, 1);
-    assert_eq!(s.bytes_deallocated, bytes, "reallocs free the old size, the drop the last");
+    assert_eq!(
+        s.bytes_deallocated, bytes,
+        "reallocs free the old size, the drop the last"
+    );
     assert_eq!(s.peak_live_bytes, cap as u64 * 8);
 }
 
@@ -97,7 +107,12 @@ fn zero_sized_and_zeroed() {
 #[test]
 fn allocs_per_run_is_exact() {
     assert_eq!(allocs_per_run(100, || drop(black_box(Box::new(1u8)))), 1.0);
-    assert_eq!(allocs_per_run(100, || { black_box(1u8); }), 0.0);
+    assert_eq!(
+        allocs_per_run(100, || {
+            black_box(1u8);
+        }),
+        0.0
+    );
     assert_eq!(
         allocs_per_run(100, || {
             drop(black_box(Box::new(1u8)));
@@ -145,7 +160,10 @@ fn stats_sub_gives_deltas() {
     // Other tests run on other threads at the same time, so only lower bounds hold here.
     assert!(d.allocs >= 1 && d.bytes_allocated >= 300, "{d:?}");
     assert!(after.peak_live_bytes >= after.live_bytes);
-    assert_eq!(after.live_bytes, after.bytes_allocated - after.bytes_deallocated);
+    assert_eq!(
+        after.live_bytes,
+        after.bytes_allocated - after.bytes_deallocated
+    );
     assert_eq!(after.live_blocks, after.allocs - after.deallocs);
     drop(keep);
 }
@@ -159,7 +177,10 @@ fn assertion_macros() {
     let err = std::panic::catch_unwind(|| alloc_probe::assert_no_allocs!(black_box(vec![1, 2, 3])))
         .unwrap_err();
     let msg = err.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("`black_box(vec![1, 2, 3])` made 1 heap allocation at"), "{msg}");
+    assert!(
+        msg.contains("`black_box(vec![1, 2, 3])` made 1 heap allocation at"),
+        "{msg}"
+    );
     assert!(msg.contains("tests/suite/counts.rs:"), "{msg}");
     assert!(msg.contains("expected none"), "{msg}");
     let err = std::panic::catch_unwind(|| {

@@ -40,7 +40,10 @@ fn measure_ignores_other_threads() {
     }
     stop.store(true, Relaxed);
     noisy.join().unwrap();
-    assert!(made.load(Relaxed) > noisy_before, "the other thread allocated meanwhile");
+    assert!(
+        made.load(Relaxed) > noisy_before,
+        "the other thread allocated meanwhile"
+    );
 }
 
 #[test]
