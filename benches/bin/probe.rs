@@ -1,0 +1,10 @@
+//! Overhead bench process: the shared workload under `alloc_probe::Probe` around `System` (the driver sets `ALLOC_PROBE_MODE`).
+#[path = "../workload/mod.rs"]
+mod workload;
+
+#[global_allocator]
+static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
+
+fn main() {
+    workload::bench_main(|| ());
+}

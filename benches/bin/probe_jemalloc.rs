@@ -1,0 +1,11 @@
+//! Overhead bench process: the shared workload under `alloc_probe::Probe<Jemalloc>` (the driver sets `ALLOC_PROBE_MODE`).
+#[path = "../workload/mod.rs"]
+mod workload;
+
+#[global_allocator]
+static ALLOC: alloc_probe::Probe<alloc_probe::Jemalloc> =
+    alloc_probe::Probe::new(alloc_probe::Jemalloc);
+
+fn main() {
+    workload::bench_main(|| ());
+}
