@@ -4,7 +4,7 @@
 //! this uses `getenv` directly: `std::env` would allocate an `OsString` through ourselves.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
 /// How much the probe tracks (`ALLOC_PROBE_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,16 @@ impl Mode {
         }
     }
 
-    fn code(self) -> u8 {
+    /// The mode's name, as `ALLOC_PROBE_MODE` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Sampled => "sampled",
+            Mode::Counts => "counts",
+        }
+    }
+
+    pub(crate) const fn code(self) -> u8 {
         match self {
             Mode::Full => 1,
             Mode::Sampled => 2,
@@ -37,7 +46,12 @@ impl Mode {
 }
 
 const UNSET: u8 = 0;
+pub(crate) const FULL: u8 = 1;
+pub(crate) const SAMPLED: u8 = 2;
+pub(crate) const COUNTS: u8 = 3;
 static MODE: AtomicU8 = AtomicU8::new(UNSET);
+static STACK_LIMIT: AtomicU64 = AtomicU64::new(4096);
+static SAMPLE_RATE: AtomicU64 = AtomicU64::new(512 * 1024);
 
 /// The value of an environment variable, borrowed from the environment block.
 fn env(name: &CStr) -> Option<&'static [u8]> {
@@ -61,31 +75,108 @@ pub(crate) fn warn(parts: &[&[u8]]) {
     }
 }
 
-/// Reads the settings; called on each thread's first allocation, acts once.
-pub(crate) fn init() {
-    if MODE.load(Relaxed) != UNSET {
-        return;
+/// Parses a positive whole number, allowing `_` separators.
+fn number(v: &[u8]) -> Option<u64> {
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    for &b in v {
+        match b {
+            b'0'..=b'9' => {
+                n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                digits += 1;
+            }
+            b'_' => {}
+            _ => return None,
+        }
+    }
+    (digits > 0 && n > 0).then_some(n)
+}
+
+fn read_number(name: &CStr, var: &[u8], into: &AtomicU64) {
+    if let Some(v) = env(name) {
+        match number(v) {
+            Some(n) => into.store(n, Relaxed),
+            None => warn(&[
+                b"alloc-probe: ",
+                var,
+                b"=",
+                v,
+                b" is not a positive whole number; ignored\n",
+            ]),
+        }
+    }
+}
+
+/// Reads the settings once; `default` is the mode the `Probe` was built with. Called by the
+/// allocator before its first allocation.
+#[cold]
+pub(crate) fn init(default: Mode) -> u8 {
+    let current = MODE.load(Relaxed);
+    if current != UNSET {
+        return current;
     }
     let mode = match env(c"ALLOC_PROBE_MODE") {
-        None | Some(b"") => Mode::Counts,
+        None | Some(b"") => default,
         Some(v) => Mode::from_bytes(v).unwrap_or_else(|| {
             warn(&[
                 b"alloc-probe: ALLOC_PROBE_MODE=",
                 v,
-                b" is not one of full, sampled, counts; using counts\n",
+                b" is not one of full, sampled, counts; using ",
+                default.name().as_bytes(),
+                b"\n",
             ]);
-            Mode::Counts
+            default
         }),
     };
-    let _ = MODE.compare_exchange(UNSET, mode.code(), Relaxed, Relaxed);
+    read_number(
+        c"ALLOC_PROBE_STACK_LIMIT",
+        b"ALLOC_PROBE_STACK_LIMIT",
+        &STACK_LIMIT,
+    );
+    read_number(
+        c"ALLOC_PROBE_SAMPLE_RATE",
+        b"ALLOC_PROBE_SAMPLE_RATE",
+        &SAMPLE_RATE,
+    );
+    match MODE.compare_exchange(UNSET, mode.code(), Relaxed, Relaxed) {
+        Ok(_) => mode.code(),
+        Err(other) => other,
+    }
 }
 
-/// The mode in force.
+/// The mode code in force, reading the settings first if nothing has yet.
+#[inline(always)]
+pub(crate) fn mode_code(default: Mode) -> u8 {
+    let m = MODE.load(Relaxed);
+    if m != UNSET {
+        m
+    } else {
+        init(default)
+    }
+}
+
+/// The largest block that counts as stack-avoidable (`ALLOC_PROBE_STACK_LIMIT`, default 4096).
+#[inline]
+pub(crate) fn stack_limit() -> u64 {
+    STACK_LIMIT.load(Relaxed)
+}
+
+/// The mean number of bytes between samples (`ALLOC_PROBE_SAMPLE_RATE`, default 524288).
+#[inline]
+pub(crate) fn sample_rate() -> u64 {
+    SAMPLE_RATE.load(Relaxed)
+}
+
+/// The mode in force. Fixed by the first allocation: `ALLOC_PROBE_MODE` if set, otherwise the
+/// mode the `Probe` was built with.
 pub fn mode() -> Mode {
-    init();
     match MODE.load(Relaxed) {
-        1 => Mode::Full,
-        2 => Mode::Sampled,
-        _ => Mode::Counts,
+        FULL => Mode::Full,
+        SAMPLED => Mode::Sampled,
+        COUNTS => Mode::Counts,
+        _ => {
+            crate::measure::ensure_installed();
+            mode()
+        }
     }
 }

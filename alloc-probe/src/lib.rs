@@ -34,14 +34,24 @@
 //! `ALLOC_PROBE_MODE=full|sampled|counts` chooses how much is tracked; see [`Mode`].
 #![deny(missing_docs)]
 
+mod blocks;
+mod classify;
+mod clock;
 mod config;
 mod guard;
+mod hooks;
 #[cfg(feature = "jemalloc")]
 mod jemalloc;
+mod local;
 mod measure;
 mod probe;
+mod report;
 mod scope;
+mod side;
+mod sites;
+mod stack;
 mod stats;
+mod symbolize;
 mod tally;
 mod units;
 
@@ -50,8 +60,12 @@ pub use config::{mode, Mode};
 pub use jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
 #[doc(hidden)]
 pub use measure::check_allocs;
-pub use measure::{allocs_per_run, measure, stats};
+pub use measure::{allocs_per_run, measure, report, stats};
 pub use probe::Probe;
+pub use report::{
+    FrameReport, Report, SiteReport, StackReport, SCHEMA as REPORT_SCHEMA,
+    SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
+};
 pub use stats::Stats;
 
 /// Instruments a function, an `impl` block or an inline module: see the crate docs.

@@ -31,6 +31,16 @@ pub fn stats() -> Stats {
     tally::totals()
 }
 
+/// A snapshot of everything the probe knows: totals, call sites with their classes, stacks.
+/// Any thread may call it at any time; its own allocations are not counted (except in
+/// `counts` mode, which has no sites to report).
+///
+/// Panics if `Probe` is not the global allocator.
+pub fn report() -> crate::Report {
+    ensure_installed();
+    crate::report::build()
+}
+
 /// Runs `f` and returns its value with the allocations this thread made while it ran.
 ///
 /// Other threads' allocations are not included, however busy they are. Calls nest: an inner

@@ -2,7 +2,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-use crate::{guard, tally};
+use crate::config::{self, Mode, COUNTS};
+use crate::{blocks, guard, tally};
 
 /// A global allocator that counts every allocation and forwards it to an inner allocator.
 ///
@@ -12,39 +13,67 @@ use crate::{guard, tally};
 /// # fn main() {}
 /// ```
 ///
-/// The counting path never panics, never takes a lock, and never allocates through the global
-/// allocator. A call the inner allocator refuses returns null, as it would have without us, and
-/// counts in [`Stats::failed`](crate::Stats::failed).
+/// The allocator path never panics, never takes a lock held across an allocation, and never
+/// allocates through the global allocator. A call the inner allocator refuses returns null,
+/// as it would have without us, and counts in [`Stats::failed`](crate::Stats::failed).
+///
+/// In the `full` and `sampled` modes each block carries a 16-byte header in front of it (see
+/// the crate docs); in `counts` mode blocks are passed through untouched.
 pub struct Probe<A: GlobalAlloc = System> {
     inner: A,
+    mode: Mode,
 }
 
 impl Probe<System> {
-    /// A probe around [`std::alloc::System`].
+    /// A probe around [`std::alloc::System`], in `full` mode unless `ALLOC_PROBE_MODE` says
+    /// otherwise.
     pub const fn system() -> Probe<System> {
-        Probe { inner: System }
+        Probe::new(System)
     }
 }
 
 impl<A: GlobalAlloc> Probe<A> {
     /// A probe around any allocator, e.g. `Probe::new(alloc_probe::Jemalloc)`.
     pub const fn new(inner: A) -> Probe<A> {
-        Probe { inner }
+        Probe {
+            inner,
+            mode: Mode::Full,
+        }
+    }
+
+    /// The same probe with another default mode; `ALLOC_PROBE_MODE` still overrides it.
+    ///
+    /// ```
+    /// #[global_allocator]
+    /// static ALLOC: alloc_probe::Probe =
+    ///     alloc_probe::Probe::system().with_mode(alloc_probe::Mode::Counts);
+    /// # fn main() {}
+    /// ```
+    pub const fn with_mode(mut self, mode: Mode) -> Probe<A> {
+        self.mode = mode;
+        self
     }
 
     /// The wrapped allocator.
     pub const fn inner(&self) -> &A {
         &self.inner
     }
-}
 
-// SAFETY: every method forwards to the inner allocator with the caller's arguments unchanged
-// and returns its result unchanged; the counting around it has no effect on the memory.
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+    #[inline(always)]
+    fn counts_only(&self) -> bool {
+        config::mode_code(self.mode) == COUNTS
+    }
+
+    #[inline(always)]
+    unsafe fn counted_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we pass on.
-        let p = unsafe { self.inner.alloc(layout) };
+        let p = unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(layout)
+            } else {
+                self.inner.alloc(layout)
+            }
+        };
         if !guard::ignoring() {
             if p.is_null() {
                 tally::on_failed();
@@ -53,43 +82,68 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
             }
         }
         p
+    }
+}
+
+// SAFETY: in `counts` mode every method forwards to the inner allocator with the caller's
+// arguments; in the tracking modes `blocks` asks the inner allocator for 16 more bytes (same
+// alignment, at least 8) and hands out the part after the header, which has the caller's size
+// and alignment, and gives the inner block back whole. Either way the memory handed out is
+// exactly what the caller asked for.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if self.counts_only() {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { self.counted_alloc(layout, false) }
+        } else {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { blocks::alloc(&self.inner, layout, false) }
+        }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { self.inner.alloc_zeroed(layout) };
-        if !guard::ignoring() {
-            if p.is_null() {
-                tally::on_failed();
-            } else {
-                tally::on_alloc(layout.size());
-            }
+        if self.counts_only() {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { self.counted_alloc(layout, true) }
+        } else {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { blocks::alloc(&self.inner, layout, true) }
         }
-        p
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if !guard::ignoring() {
-            tally::on_dealloc(layout.size());
+        if self.counts_only() {
+            if !guard::ignoring() {
+                tally::on_dealloc(layout.size());
+            }
+            // SAFETY: the caller upholds `dealloc`'s contract: `ptr` came from this allocator,
+            // hence from `inner`, with this layout.
+            unsafe { self.inner.dealloc(ptr, layout) }
+        } else {
+            // SAFETY: `ptr` came from `blocks::alloc` with this layout.
+            unsafe { blocks::dealloc(&self.inner, ptr, layout) }
         }
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract: `ptr` came from this
-        // allocator, hence from `inner`, with this layout.
-        unsafe { self.inner.dealloc(ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, plus the caller's guarantees on `new_size`.
-        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-        if !guard::ignoring() {
-            if p.is_null() {
-                tally::on_failed();
-            } else {
-                tally::on_realloc(layout.size(), new_size);
+        if self.counts_only() {
+            // SAFETY: as for `dealloc`, plus the caller's guarantees on `new_size`.
+            let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+            if !guard::ignoring() {
+                if p.is_null() {
+                    tally::on_failed();
+                } else {
+                    tally::on_realloc(layout.size(), new_size);
+                }
             }
+            p
+        } else {
+            // SAFETY: `ptr` came from `blocks::alloc` with this layout.
+            unsafe { blocks::realloc(&self.inner, ptr, layout, new_size) }
         }
-        p
     }
 }

@@ -1,6 +1,8 @@
 //! Tracked calls: the scopes `#[track_allocs]` opens around a function body.
 //!
-//! (Interface in place; the accounting is being written.)
+//! Each thread keeps a fixed-size stack of the tracked calls running on it; every call gets a
+//! per-thread invocation number, which block headers carry, so a free can tell exactly whether
+//! the call that allocated the block is still running.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -69,5 +71,66 @@ impl<F: Future> Future for Instrumented<F> {
         // SAFETY: `fut` is structurally pinned: it is never moved out of `self`.
         let fut = unsafe { self.map_unchecked_mut(|s| &mut s.fut) };
         fut.poll(cx)
+    }
+}
+
+/// Most tracked calls nested on one thread that get their own scope; deeper ones (deep
+/// recursion) are counted in the deepest scope.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+#[derive(Clone, Copy)]
+pub(crate) struct Frame {
+    pub info: *const FnInfo,
+    pub invocation: u32,
+}
+
+/// The tracked calls running on one thread, innermost last.
+pub(crate) struct ScopeStack {
+    pub depth: usize,
+    /// Calls past `MAX_DEPTH`, which share the deepest frame.
+    pub overflow: usize,
+    next_invocation: u32,
+    pub frames: [Frame; MAX_DEPTH],
+}
+
+impl ScopeStack {
+    pub(crate) const fn new() -> ScopeStack {
+        ScopeStack {
+            depth: 0,
+            overflow: 0,
+            next_invocation: 0,
+            frames: [Frame {
+                info: std::ptr::null(),
+                invocation: 0,
+            }; MAX_DEPTH],
+        }
+    }
+
+    /// The invocation number of the innermost running tracked call, or 0.
+    #[inline]
+    pub(crate) fn current(&self) -> u32 {
+        if self.depth == 0 {
+            0
+        } else {
+            self.frames[self.depth - 1].invocation
+        }
+    }
+
+    /// The running call with this invocation number, if it is still running.
+    #[inline]
+    pub(crate) fn find(&self, invocation: u32) -> Option<&Frame> {
+        self.frames[..self.depth]
+            .iter()
+            .rev()
+            .find(|f| f.invocation == invocation)
+    }
+
+    /// A fresh invocation number: 24 bits, never 0.
+    pub(crate) fn next_invocation(&mut self) -> u32 {
+        self.next_invocation = (self.next_invocation + 1) & 0xFF_FFFF;
+        if self.next_invocation == 0 {
+            self.next_invocation = 1;
+        }
+        self.next_invocation
     }
 }

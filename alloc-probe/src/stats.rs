@@ -9,7 +9,7 @@ use std::ops::Sub;
 /// in `reallocs`, adds its new size to `bytes_allocated` and its old size to
 /// `bytes_deallocated`, so `live_bytes == bytes_allocated - bytes_deallocated` always holds; a
 /// call the inner allocator refused (returned null) counts only in `failed`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Blocks allocated (`alloc` and `alloc_zeroed`).
     pub allocs: u64,

@@ -15,10 +15,11 @@
 //! thread-local destructors released it) go to shared atomic fallback counters instead.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
+use crate::local::Local;
 use crate::stats::Stats;
 
 /// Counters of one thread. Written only by the owning thread; read by anyone.
@@ -34,9 +35,12 @@ pub(crate) struct Slot {
     peak_net: AtomicU64,
     in_use: AtomicBool,
     next: *const Slot,
+    /// Tracking state; only the owning thread touches it.
+    local: UnsafeCell<Local>,
 }
 
-// SAFETY: all mutable fields are atomics; `next` is written once before the slot is published.
+// SAFETY: the counters are atomics; `next` is written once before the slot is published;
+// `local` is only accessed by the thread that owns the slot (see `Slot::local`).
 unsafe impl Sync for Slot {}
 
 /// Adds to a counter only this thread writes: a relaxed load and store, no locked instruction.
@@ -46,6 +50,18 @@ fn bump(c: &AtomicU64, n: u64) {
 }
 
 impl Slot {
+    /// This thread's tracking state.
+    ///
+    /// # Safety
+    /// Only the thread owning the slot may call this, and it must not hold two results at
+    /// once (the allocator path never re-enters itself, so it cannot).
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn local(&self) -> &mut Local {
+        // SAFETY: per the contract above, this is the only reference.
+        unsafe { &mut *self.local.get() }
+    }
+
     #[inline(always)]
     fn net(&self) -> u64 {
         self.bytes_allocated
@@ -140,6 +156,9 @@ static FALLBACK: Fallback = Fallback {
 struct Line(AtomicU64);
 static LIVE: Line = Line(AtomicU64::new(0));
 static PEAK: Line = Line(AtomicU64::new(0));
+/// How many times a new peak was reached; program points use it to keep their live bytes at
+/// the peak (see `sites`).
+pub(crate) static PEAK_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
 /// Set once any `Probe` has counted an allocation: the API checks it to fail loudly when
@@ -174,7 +193,7 @@ impl Drop for SlotOwner {
 
 /// This thread's slot, claiming one on first use; `None` while setting up or after teardown.
 #[inline(always)]
-fn slot() -> Option<&'static Slot> {
+pub(crate) fn slot() -> Option<&'static Slot> {
     let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
     if v > RELEASED {
         // SAFETY: values above RELEASED are pointers to slots, which are never freed.
@@ -190,7 +209,7 @@ fn slot() -> Option<&'static Slot> {
 fn claim() -> Option<&'static Slot> {
     LOCAL.try_with(|l| l.set(SETTING_UP)).ok()?;
     INSTALLED.store(true, Relaxed);
-    crate::config::init();
+    crate::hooks::install();
     let slot = reuse_slot().or_else(new_slot);
     match slot {
         Some(s) => {
@@ -219,6 +238,8 @@ fn reuse_slot() -> Option<&'static Slot> {
         {
             // The previous owner's peak means nothing to us.
             s.peak_net.store(s.net(), Relaxed);
+            // SAFETY: we now own the slot.
+            unsafe { s.local() }.start();
             return Some(s);
         }
         p = s.next;
@@ -249,7 +270,9 @@ fn new_slot() -> Option<&'static Slot> {
                 peak_net: AtomicU64::new(0),
                 in_use: AtomicBool::new(true),
                 next: head,
-            })
+                local: UnsafeCell::new(Local::new()),
+            });
+            (*p).local.get_mut().start();
         };
         match SLOTS.compare_exchange_weak(head, p, AcqRel, Acquire) {
             // SAFETY: published and never freed.
@@ -262,8 +285,8 @@ fn new_slot() -> Option<&'static Slot> {
 #[inline(always)]
 fn live_grow(n: u64) {
     let now = LIVE.0.fetch_add(n, Relaxed).wrapping_add(n);
-    if now > PEAK.0.load(Relaxed) {
-        PEAK.0.fetch_max(now, Relaxed);
+    if now > PEAK.0.load(Relaxed) && PEAK.0.fetch_max(now, Relaxed) < now {
+        PEAK_EPOCH.fetch_add(1, Relaxed);
     }
 }
 
@@ -275,8 +298,14 @@ fn live_shrink(n: u64) {
 /// Counts a successful allocation of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
+    count_alloc(slot(), size)
+}
+
+/// Counts a successful allocation of `size` bytes on this thread's slot.
+#[inline(always)]
+pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize) {
     let n = size as u64;
-    match slot() {
+    match slot {
         Some(s) => {
             bump(&s.allocs, 1);
             bump(&s.bytes_allocated, n);
@@ -293,8 +322,14 @@ pub(crate) fn on_alloc(size: usize) {
 /// Counts a free of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_dealloc(size: usize) {
+    count_dealloc(slot(), size)
+}
+
+/// Counts a free of `size` bytes on this thread's slot.
+#[inline(always)]
+pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize) {
     let n = size as u64;
-    match slot() {
+    match slot {
         Some(s) => {
             bump(&s.deallocs, 1);
             bump(&s.bytes_deallocated, n);
@@ -310,8 +345,14 @@ pub(crate) fn on_dealloc(size: usize) {
 /// Counts a successful reallocation from `old` to `new` bytes.
 #[inline(always)]
 pub(crate) fn on_realloc(old: usize, new: usize) {
+    count_realloc(slot(), old, new)
+}
+
+/// Counts a successful reallocation on this thread's slot.
+#[inline(always)]
+pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize) {
     let (o, n) = (old as u64, new as u64);
-    match slot() {
+    match slot {
         Some(s) => {
             bump(&s.reallocs, 1);
             bump(&s.bytes_allocated, n);

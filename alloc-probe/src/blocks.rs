@@ -1,0 +1,489 @@
+//! Block tracking for the `full` and `sampled` modes: what the allocator path records about
+//! each block, and what it learns when the block is reallocated or freed.
+//!
+//! Every block (alignment up to 16) carries a 16-byte header in front of the caller's memory,
+//! so the facts about a live block cost 16 bytes and no lookup. Over-aligned blocks keep the
+//! same header in the side table instead. A block allocated while alloc-probe ignores its own
+//! allocations is marked so, and stays uncounted wherever it is later freed.
+//!
+//! Header, two words:
+//! `w0 = point id (32) | thread serial (24) << 32 | flags (8) << 56`,
+//! `w1 = birth (40 bits of clock ticks / 64) | invocation (24) << 40`.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::config::{self, SAMPLED};
+use crate::local::Local;
+use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
+use crate::tally::{self, Slot, PEAK_EPOCH};
+use crate::{clock, guard, side, stack};
+
+/// Bytes in front of each block.
+pub(crate) const HEADER: usize = 16;
+const F_IGNORED: u8 = 1;
+const F_SAMPLED: u8 = 2;
+const F_GROWN: u8 = 4;
+const BIRTH_SHIFT: u32 = 6;
+const BIRTH_MASK: u64 = (1 << 40) - 1;
+
+#[derive(Clone, Copy, Default)]
+struct Header {
+    point: u32,
+    thread: u32,
+    flags: u8,
+    birth: u64,
+    invocation: u32,
+}
+
+impl Header {
+    fn ignored() -> Header {
+        Header {
+            flags: F_IGNORED,
+            ..Header::default()
+        }
+    }
+
+    fn encode(self) -> [u64; 2] {
+        [
+            u64::from(self.point)
+                | u64::from(self.thread & 0xFF_FFFF) << 32
+                | u64::from(self.flags) << 56,
+            (self.birth & BIRTH_MASK) | u64::from(self.invocation & 0xFF_FFFF) << 40,
+        ]
+    }
+
+    fn decode(w: [u64; 2]) -> Header {
+        Header {
+            point: w[0] as u32,
+            thread: (w[0] >> 32) as u32 & 0xFF_FFFF,
+            flags: (w[0] >> 56) as u8,
+            birth: w[1] & BIRTH_MASK,
+            invocation: (w[1] >> 40) as u32,
+        }
+    }
+}
+
+/// Whether a block of this layout carries its header in-band.
+#[inline(always)]
+pub(crate) fn in_band(layout: Layout) -> bool {
+    layout.align() <= HEADER
+}
+
+/// The layout asked of the inner allocator for an in-band block.
+#[inline(always)]
+fn padded(layout: Layout, size: usize) -> Option<Layout> {
+    Layout::from_size_align(size.checked_add(HEADER)?, layout.align().max(8)).ok()
+}
+
+#[inline(always)]
+unsafe fn read(user: *mut u8) -> Header {
+    // SAFETY: (caller) `user` is an in-band block, so the 16 bytes before it are its header,
+    // 8-aligned because the inner block is.
+    unsafe {
+        let h = user.sub(HEADER) as *const u64;
+        Header::decode([h.read(), h.add(1).read()])
+    }
+}
+
+#[inline(always)]
+unsafe fn write(user: *mut u8, h: Header) {
+    let w = h.encode();
+    // SAFETY: (caller) as for `read`, and the block is ours to write.
+    unsafe {
+        let p = user.sub(HEADER) as *mut u64;
+        p.write(w[0]);
+        p.add(1).write(w[1]);
+    }
+}
+
+/// Allocates through `inner` with tracking.
+#[inline]
+pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
+    if !in_band(layout) {
+        // SAFETY: the caller's layout is passed on unchanged.
+        let p = unsafe {
+            if zeroed {
+                inner.alloc_zeroed(layout)
+            } else {
+                inner.alloc(layout)
+            }
+        };
+        if guard::ignoring() {
+            return p;
+        }
+        if p.is_null() {
+            tally::on_failed();
+            return p;
+        }
+        let slot = tally::slot();
+        let (h, w) = track_new(slot, p, layout.size());
+        let [a, b] = h.encode();
+        // An over-aligned block that could not be recorded stays uncounted, here and at
+        // its free, which finds no record.
+        if side::insert(p as usize, [a, b, w]) {
+            tally::count_alloc(slot, layout.size());
+        } else if h.point != 0 {
+            forget(h, w, layout.size());
+        }
+        return p;
+    }
+    let Some(l2) = padded(layout, layout.size()) else {
+        if !guard::ignoring() {
+            tally::on_failed();
+        }
+        return std::ptr::null_mut();
+    };
+    // SAFETY: `l2` is a valid non-zero layout.
+    let base = unsafe {
+        if zeroed {
+            inner.alloc_zeroed(l2)
+        } else {
+            inner.alloc(l2)
+        }
+    };
+    if base.is_null() {
+        if !guard::ignoring() {
+            tally::on_failed();
+        }
+        return base;
+    }
+    // SAFETY: the inner block has HEADER bytes before the caller's part.
+    let user = unsafe { base.add(HEADER) };
+    if guard::ignoring() {
+        // SAFETY: `user` is a fresh in-band block.
+        unsafe { write(user, Header::ignored()) };
+        return user;
+    }
+    let slot = tally::slot();
+    let (h, w) = track_new(slot, user, layout.size());
+    if h.flags & F_SAMPLED != 0 && !side::insert(user as usize, [0, 0, w]) {
+        // No room to remember the weight: keep the block, but untracked.
+        forget(h, w, layout.size());
+        // SAFETY: as above.
+        unsafe { write(user, Header::default()) };
+    } else {
+        // SAFETY: as above.
+        unsafe { write(user, h) };
+    }
+    tally::count_alloc(slot, layout.size());
+    user
+}
+
+/// Frees a block allocated by [`alloc`].
+#[inline]
+pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: Layout) {
+    if !in_band(layout) {
+        if let Some([a, b, w]) = side::remove(user as usize) {
+            let slot = tally::slot();
+            let h = Header::decode([a, b]);
+            if h.point != 0 {
+                untrack(slot, user, layout.size(), h, w);
+            }
+            tally::count_dealloc(slot, layout.size());
+        }
+        // SAFETY: the caller's pointer and layout, as allocated.
+        unsafe { inner.dealloc(user, layout) };
+        return;
+    }
+    // SAFETY: an in-band block: its header precedes it.
+    let h = unsafe { read(user) };
+    if h.flags & F_IGNORED == 0 {
+        let slot = tally::slot();
+        if h.point != 0 {
+            let w = weight_of(user, h);
+            untrack(slot, user, layout.size(), h, w);
+        } else if let Some(s) = slot {
+            // SAFETY: the allocator path owns this thread's state and does not re-enter.
+            unsafe { s.local() }.last_alloc = 0;
+        }
+        tally::count_dealloc(slot, layout.size());
+    }
+    let l2 = padded(layout, layout.size()).expect("allocated with this layout");
+    // SAFETY: the inner block starts HEADER bytes before `user`, with layout `l2`.
+    unsafe { inner.dealloc(user.sub(HEADER), l2) };
+}
+
+/// Reallocates a block allocated by [`alloc`].
+#[inline]
+pub(crate) unsafe fn realloc<A: GlobalAlloc>(
+    inner: &A,
+    user: *mut u8,
+    layout: Layout,
+    new_size: usize,
+) -> *mut u8 {
+    if !in_band(layout) {
+        // SAFETY: the caller's arguments, unchanged.
+        let p = unsafe { inner.realloc(user, layout, new_size) };
+        if p.is_null() {
+            if !guard::ignoring() {
+                tally::on_failed();
+            }
+            return p;
+        }
+        if let Some([a, b, w]) = side::remove(user as usize) {
+            let slot = tally::slot();
+            let mut h = Header::decode([a, b]);
+            if h.point != 0 {
+                retrack(slot, user, p, layout.size(), new_size, &mut h, w);
+            }
+            let [a, b] = h.encode();
+            if side::insert(p as usize, [a, b, w]) {
+                tally::count_realloc(slot, layout.size(), new_size);
+            } else {
+                // Lost its record: from now on the block is uncounted; settle its counts.
+                tally::count_dealloc(slot, layout.size());
+                if h.point != 0 {
+                    forget(h, w, new_size);
+                }
+            }
+        }
+        return p;
+    }
+    // SAFETY: an in-band block: its header precedes it.
+    let mut h = unsafe { read(user) };
+    let ignored = h.flags & F_IGNORED != 0;
+    let (Some(old2), Some(new2)) = (padded(layout, layout.size()), padded(layout, new_size)) else {
+        if !ignored {
+            tally::on_failed();
+        }
+        return std::ptr::null_mut();
+    };
+    // SAFETY: the inner block starts HEADER bytes before `user`, with layout `old2`; the new
+    // size is non-zero and valid for the alignment (checked by `padded`).
+    let base = unsafe { inner.realloc(user.sub(HEADER), old2, new2.size()) };
+    if base.is_null() {
+        if !ignored {
+            tally::on_failed();
+        }
+        return base;
+    }
+    // SAFETY: the header moved with the block.
+    let p = unsafe { base.add(HEADER) };
+    if ignored {
+        return p;
+    }
+    let slot = tally::slot();
+    if h.point != 0 {
+        let w = if h.flags & F_SAMPLED != 0 {
+            let w = side::remove(user as usize).map_or(0, |v| v[2]);
+            if !side::insert(p as usize, [0, 0, w]) {
+                h.flags &= !F_SAMPLED;
+            }
+            w
+        } else {
+            UNIT_FULL
+        };
+        retrack(slot, user, p, layout.size(), new_size, &mut h, w);
+        // SAFETY: `p` is the moved in-band block.
+        unsafe { write(p, h) };
+    } else if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        unsafe { s.local() }.last_alloc = 0;
+    }
+    tally::count_realloc(slot, layout.size(), new_size);
+    p
+}
+
+/// The weight of a tracked in-band block.
+#[inline]
+fn weight_of(user: *mut u8, h: Header) -> u64 {
+    if h.flags & F_SAMPLED != 0 {
+        side::remove(user as usize).map_or(0, |v| v[2])
+    } else {
+        UNIT_FULL
+    }
+}
+
+/// Keeps a program point's live bytes at the global peak: before the first change after a new
+/// peak, its current figures are the ones it had at the peak.
+#[inline(always)]
+fn note_change(p: &Point) {
+    let e = PEAK_EPOCH.load(Relaxed);
+    if p.c.change_epoch.load(Relaxed) < e {
+        p.c.gmax_bytes.store(p.c.curr_bytes.load(Relaxed), Relaxed);
+        p.c.gmax_blocks
+            .store(p.c.curr_blocks.load(Relaxed), Relaxed);
+        p.c.gmax_epoch.store(e, Relaxed);
+        p.c.change_epoch.store(e, Relaxed);
+    }
+}
+
+#[inline(always)]
+fn raise(a: &AtomicU64, v: u64) {
+    if v > a.load(Relaxed) {
+        a.fetch_max(v, Relaxed);
+    }
+}
+
+#[inline(always)]
+fn lower(a: &AtomicU64, v: u64) {
+    if v < a.load(Relaxed) {
+        a.fetch_min(v, Relaxed);
+    }
+}
+
+/// Decides whether a new block is tracked, and records its birth. Returns its header and
+/// weight (0 for an untracked block).
+#[inline]
+fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize) -> (Header, u64) {
+    let Some(slot) = slot else {
+        return (Header::default(), 0); // thread set-up or teardown: counted, not tracked
+    };
+    // SAFETY: the allocator path owns this thread's state and does not re-enter.
+    let local = unsafe { slot.local() };
+    local.last_alloc = user as usize;
+    let mut flags = 0;
+    let w = if config::mode_code(crate::Mode::Full) == SAMPLED {
+        match sample(local, size) {
+            Some(w) => {
+                flags |= F_SAMPLED;
+                w
+            }
+            None => return (Header::default(), 0),
+        }
+    } else {
+        UNIT_FULL
+    };
+    if local.hi == 0 {
+        return (Header::default(), 0);
+    }
+    stack::capture(local.lo, local.hi, &mut local.cap);
+    let id = sites::intern(&local.cap);
+    let Some(p) = sites::get(id) else {
+        return (Header::default(), 0);
+    };
+    let n = size as u64;
+    note_change(p);
+    let c = &p.c;
+    c.blocks.fetch_add(w, Relaxed);
+    c.bytes.fetch_add(n * w, Relaxed);
+    raise(&c.max_blocks, c.curr_blocks.fetch_add(w, Relaxed) + w);
+    raise(&c.max_bytes, c.curr_bytes.fetch_add(n * w, Relaxed) + n * w);
+    raise(&c.max_size, n);
+    lower(&c.min_size, n);
+    let invocation = local.scopes.current();
+    if invocation != 0 {
+        c.scoped.fetch_add(w, Relaxed);
+    }
+    let h = Header {
+        point: id,
+        thread: local.serial,
+        flags,
+        birth: clock::ticks() >> BIRTH_SHIFT,
+        invocation,
+    };
+    (h, w)
+}
+
+/// Undoes `track_new`'s counts for a block that could not be recorded.
+#[cold]
+fn forget(h: Header, w: u64, size: usize) {
+    if let Some(p) = sites::get(h.point) {
+        let n = size as u64;
+        p.c.blocks.fetch_sub(w, Relaxed);
+        p.c.bytes.fetch_sub(n * w, Relaxed);
+        p.c.curr_blocks.fetch_sub(w, Relaxed);
+        p.c.curr_bytes.fetch_sub(n * w, Relaxed);
+        if h.invocation != 0 {
+            p.c.scoped.fetch_sub(w, Relaxed);
+        }
+    }
+}
+
+/// Whether a new block of `size` bytes is sampled: a Poisson process over allocated bytes.
+/// Returns the block's weight, `1 / P(sampled)`, in units of `UNIT_SAMPLED`.
+#[inline]
+fn sample(local: &mut Local, size: usize) -> Option<u64> {
+    let rate = config::sample_rate() as f64;
+    local.sample_left -= size as f64;
+    if local.sample_left >= 0.0 {
+        return None;
+    }
+    // Memoryless: the next gap starts afresh after a sample.
+    local.sample_left = -rate * local.uniform().ln();
+    let p = -(-(size as f64) / rate).exp_m1();
+    Some(((UNIT_SAMPLED as f64) / p).round() as u64)
+}
+
+/// Records a tracked block's free.
+#[inline]
+fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64) {
+    let Some(p) = sites::get(h.point) else { return };
+    let n = size as u64;
+    note_change(p);
+    let c = &p.c;
+    c.freed.fetch_add(w, Relaxed);
+    c.curr_blocks.fetch_sub(w, Relaxed);
+    c.curr_bytes.fetch_sub(n * w, Relaxed);
+    let age = ((clock::ticks() >> BIRTH_SHIFT).wrapping_sub(h.birth) & BIRTH_MASK) << BIRTH_SHIFT;
+    c.lifetime_ticks.fetch_add(age.saturating_mul(w), Relaxed);
+    let Some(slot) = slot else {
+        c.freed_elsewhere.fetch_add(w, Relaxed); // teardown: no way to test the frames
+        return;
+    };
+    // SAFETY: the allocator path owns this thread's state and does not re-enter.
+    let local = unsafe { slot.local() };
+    if local.last_alloc == user as usize {
+        c.temporary.fetch_add(w, Relaxed);
+    }
+    local.last_alloc = 0;
+    if local.serial != h.thread {
+        c.freed_elsewhere.fetch_add(w, Relaxed);
+        return;
+    }
+    let small = h.flags & F_GROWN == 0 && n <= config::stack_limit();
+    if h.invocation != 0 {
+        if local.scopes.find(h.invocation).is_some() {
+            c.scoped_in_call.fetch_add(w, Relaxed);
+            if small {
+                c.scoped_small_in_call.fetch_add(w, Relaxed);
+            }
+        }
+        return;
+    }
+    let k = stack::first_live(p.frames(), &p.ips, local.lo, local.hi);
+    p.live_from[k].fetch_add(w, Relaxed);
+    if small {
+        p.small_live_from[k].fetch_add(w, Relaxed);
+    }
+}
+
+/// Records a tracked block's reallocation from `old` to `new` bytes, moving it to `moved`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn retrack(
+    slot: Option<&Slot>,
+    user: *mut u8,
+    moved: *mut u8,
+    old: usize,
+    new: usize,
+    h: &mut Header,
+    w: u64,
+) {
+    let Some(p) = sites::get(h.point) else { return };
+    let (o, n) = (old as u64, new as u64);
+    note_change(p);
+    let c = &p.c;
+    c.reallocs.fetch_add(w, Relaxed);
+    c.bytes.fetch_add(n * w, Relaxed);
+    let now = c
+        .curr_bytes
+        .fetch_add((n * w).wrapping_sub(o * w), Relaxed)
+        .wrapping_add((n * w).wrapping_sub(o * w));
+    raise(&c.max_bytes, now);
+    raise(&c.max_size, n);
+    lower(&c.min_size, n);
+    if n > o && h.flags & F_GROWN == 0 {
+        h.flags |= F_GROWN;
+        c.grown.fetch_add(w, Relaxed);
+    }
+    if let Some(slot) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        let local = unsafe { slot.local() };
+        if local.last_alloc == user as usize {
+            c.temporary.fetch_add(w, Relaxed);
+        }
+        local.last_alloc = moved as usize;
+    }
+}

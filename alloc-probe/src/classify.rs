@@ -1,0 +1,212 @@
+//! From a program point's raw counters to its classes, and from a site's classes to a verdict
+//! with its reason.
+//!
+//! The classes (a contract, documented in the README):
+//! * **non-escaping**: freed on the same thread before the function that allocated it returned.
+//!   Inside a `#[track_allocs]` call that function is the call, matched by invocation;
+//!   elsewhere it is the site's frame, tested by frame address and saved return address.
+//! * **stack-avoidable**: non-escaping, never grown, and no larger than the stack limit.
+//! * **escaped**: every other block: freed after the function returned, freed on another
+//!   thread, or not freed (yet).
+//! * **temporary**: freed as the very next allocator event of its thread (heaptrack's
+//!   definition; a realloc's release of the old address counts too).
+//! * **leaked**: still live when the report is made.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::sites::Point;
+
+/// A point's figures, unweighted to whole (estimated, in `sampled` mode) counts.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Classes {
+    pub blocks: u64,
+    pub bytes: u64,
+    pub reallocs: u64,
+    pub grown: u64,
+    pub non_escaping: u64,
+    pub stack_avoidable: u64,
+    pub escaped: u64,
+    pub temporary: u64,
+    pub leaked: u64,
+    pub leaked_bytes: u64,
+    pub freed_elsewhere: u64,
+    pub lifetime_ticks: u64,
+    pub gmax_blocks: u64,
+    pub gmax_bytes: u64,
+    pub max_blocks: u64,
+    pub max_bytes: u64,
+    pub min_size: u64,
+    pub max_size: u64,
+}
+
+/// Classifies a point's blocks, given the index of its site's physical frame, the current
+/// peak epoch, and the weight unit of the mode.
+pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> Classes {
+    let c = &p.c;
+    let w = |v: u64| (v + unit / 2) / unit;
+    let live_upto = |h: &[std::sync::atomic::AtomicU64]| -> u64 {
+        h[..=site_frame.min(h.len() - 1)]
+            .iter()
+            .map(|a| a.load(Relaxed))
+            .sum()
+    };
+    let blocks = w(c.blocks.load(Relaxed));
+    let non_escaping =
+        w(live_upto(&p.live_from) + c.scoped_in_call.load(Relaxed)).min(blocks);
+    let stack_avoidable =
+        w(live_upto(&p.small_live_from) + c.scoped_small_in_call.load(Relaxed)).min(non_escaping);
+    let at_peak = c.change_epoch.load(Relaxed) < epoch;
+    let (gmax_blocks, gmax_bytes) = if at_peak {
+        (c.curr_blocks.load(Relaxed), c.curr_bytes.load(Relaxed))
+    } else {
+        (c.gmax_blocks.load(Relaxed), c.gmax_bytes.load(Relaxed))
+    };
+    let min_size = c.min_size.load(Relaxed);
+    Classes {
+        blocks,
+        bytes: w(c.bytes.load(Relaxed)),
+        reallocs: w(c.reallocs.load(Relaxed)),
+        grown: w(c.grown.load(Relaxed)),
+        non_escaping,
+        stack_avoidable,
+        escaped: blocks - non_escaping,
+        temporary: w(c.temporary.load(Relaxed)),
+        leaked: w(c.curr_blocks.load(Relaxed)),
+        leaked_bytes: w(c.curr_bytes.load(Relaxed)),
+        freed_elsewhere: w(c.freed_elsewhere.load(Relaxed)),
+        lifetime_ticks: w(c.lifetime_ticks.load(Relaxed)),
+        gmax_blocks: w(gmax_blocks),
+        gmax_bytes: w(gmax_bytes),
+        max_blocks: w(c.max_blocks.load(Relaxed)),
+        max_bytes: w(c.max_bytes.load(Relaxed)),
+        min_size: if min_size == u64::MAX { 0 } else { min_size },
+        max_size: c.max_size.load(Relaxed),
+    }
+}
+
+impl Classes {
+    pub(crate) fn add(&mut self, o: &Classes) {
+        let keep_min = |a: u64, b: u64| match (a, b) {
+            (0, b) => b,
+            (a, 0) => a,
+            (a, b) => a.min(b),
+        };
+        self.min_size = keep_min(self.min_size, o.min_size);
+        self.max_size = self.max_size.max(o.max_size);
+        self.blocks += o.blocks;
+        self.bytes += o.bytes;
+        self.reallocs += o.reallocs;
+        self.grown += o.grown;
+        self.non_escaping += o.non_escaping;
+        self.stack_avoidable += o.stack_avoidable;
+        self.escaped += o.escaped;
+        self.temporary += o.temporary;
+        self.leaked += o.leaked;
+        self.leaked_bytes += o.leaked_bytes;
+        self.freed_elsewhere += o.freed_elsewhere;
+        self.lifetime_ticks += o.lifetime_ticks;
+        self.gmax_blocks += o.gmax_blocks;
+        self.gmax_bytes += o.gmax_bytes;
+        self.max_blocks += o.max_blocks;
+        self.max_bytes += o.max_bytes;
+    }
+}
+
+/// What a site's blocks say, as a verdict and its reason.
+pub(crate) struct Verdict {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+fn pct(part: u64, whole: u64) -> u64 {
+    if whole == 0 {
+        0
+    } else {
+        (part * 100 + whole / 2) / whole
+    }
+}
+
+fn sizes(c: &Classes) -> String {
+    use crate::units::Bytes;
+    if c.min_size == c.max_size {
+        format!("{}", Bytes(c.max_size))
+    } else {
+        format!("{}..{}", Bytes(c.min_size), Bytes(c.max_size))
+    }
+}
+
+/// The verdict for a site whose allocating function is `func` (its short name).
+pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64) -> Verdict {
+    let b = c.blocks.max(1);
+    let half = |n: u64| n * 2 >= b && n > 0;
+    if half(c.stack_avoidable) {
+        return Verdict {
+            kind: "stack-avoidable",
+            text: format!(
+                "stack-avoidable ({}/{}, {}, freed in {func})",
+                c.stack_avoidable,
+                c.blocks,
+                sizes(c)
+            ),
+        };
+    }
+    if half(c.non_escaping) && c.grown > 0 {
+        return Verdict {
+            kind: "reusable-buffer",
+            text: format!(
+                "reusable buffer (non-escaping but grows {:.1}x per block: use with_capacity or reuse)",
+                c.reallocs as f64 / b as f64
+            ),
+        };
+    }
+    if half(c.non_escaping) {
+        return Verdict {
+            kind: "non-escaping",
+            text: format!(
+                "non-escaping ({}/{}, freed in {func}) but up to {} > stack limit {}: reuse the buffer",
+                c.non_escaping,
+                c.blocks,
+                crate::units::Bytes(c.max_size),
+                crate::units::Bytes(stack_limit)
+            ),
+        };
+    }
+    if half(c.leaked) {
+        return Verdict {
+            kind: "leaked",
+            text: format!(
+                "leaked ({} blocks, {} still live at the report)",
+                c.leaked,
+                crate::units::Bytes(c.leaked_bytes)
+            ),
+        };
+    }
+    if half(c.escaped) {
+        let after_return = c
+            .escaped
+            .saturating_sub(c.freed_elsewhere)
+            .saturating_sub(c.leaked);
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (after_return, "freed after it returned"),
+            (c.freed_elsewhere, "freed on another thread"),
+            (c.leaked, "still live"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{what} {}%", pct(n, b)));
+            }
+        }
+        return Verdict {
+            kind: "escapes",
+            text: format!("escapes (outlives {func}: {})", parts.join(", ")),
+        };
+    }
+    Verdict {
+        kind: "mixed",
+        text: format!(
+            "mixed (non-escaping {}%, escaped {}%)",
+            pct(c.non_escaping, b),
+            pct(c.escaped, b)
+        ),
+    }
+}

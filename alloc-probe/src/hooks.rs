@@ -1,0 +1,86 @@
+//! Process-wide hooks, installed on the first allocation: the report at exit, and the locks
+//! taken around `fork` so a child never inherits a table half-updated by another thread.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+use crate::report::text::Detail;
+use crate::{clock, side, sites};
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the hooks once. Runs in the allocator path: nothing here allocates through us
+/// (`atexit` and `pthread_atfork` may use libc's own malloc).
+pub(crate) fn install() {
+    if INSTALLED.swap(true, Relaxed) {
+        return;
+    }
+    clock::init();
+    // SAFETY: registering plain `extern "C"` functions that never unwind.
+    unsafe {
+        libc::atexit(at_exit);
+        libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
+    }
+}
+
+extern "C" fn before_fork() {
+    sites::lock();
+    side::lock_for_fork();
+}
+
+extern "C" fn after_fork() {
+    side::unlock_after_fork();
+    sites::unlock();
+}
+
+/// What `ALLOC_PROBE_REPORT` asks for at exit.
+fn setting() -> Option<Detail> {
+    match std::env::var("ALLOC_PROBE_REPORT").as_deref() {
+        Ok("off") | Ok("0") | Ok("none") => None,
+        Ok("full") => Some(Detail::Full),
+        Ok("summary") | Ok("") | Err(_) => Some(Detail::Summary),
+        Ok(other) => {
+            eprintln!("alloc-probe: ALLOC_PROBE_REPORT={other} is not one of off, summary, full; using summary");
+            Some(Detail::Summary)
+        }
+    }
+}
+
+/// Where reports go: `ALLOC_PROBE_DIR`, else `alloc-probe/` in the Cargo target directory of
+/// the running executable, else the system's temporary directory.
+pub(crate) fn report_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ALLOC_PROBE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("alloc-probe");
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        // Cargo marks its target directory with CACHEDIR.TAG.
+        if let Some(target) = exe.ancestors().find(|a| a.join("CACHEDIR.TAG").is_file()) {
+            return target.join("alloc-probe");
+        }
+    }
+    std::env::temp_dir().join("alloc-probe")
+}
+
+extern "C" fn at_exit() {
+    // Never let a panic cross into C.
+    let _ = std::panic::catch_unwind(|| {
+        let _ignore = crate::guard::Ignore::new();
+        let Some(detail) = setting() else { return };
+        let r = crate::report::build();
+        let mut text = String::new();
+        let _ = crate::report::text::write(&r, &mut text, detail);
+        let path = report_dir().join(format!("{}-{}.json", r.binary, r.pid));
+        match r.write_json(&path) {
+            Ok(()) => text.push_str(&format!("\nreport: {}\n", path.display())),
+            Err(e) => text.push_str(&format!(
+                "\nalloc-probe: cannot write the report to {}: {e}\n",
+                path.display()
+            )),
+        }
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    });
+}

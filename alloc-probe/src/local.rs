@@ -1,0 +1,66 @@
+//! Per-thread tracking state, kept in the thread's counter slot and touched only by its owner.
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+use crate::scope::ScopeStack;
+use crate::stack::{self, Captured};
+
+/// State the allocator path needs about its own thread.
+pub(crate) struct Local {
+    /// Stack bounds, for safe frame walking and frame-liveness tests.
+    pub lo: usize,
+    pub hi: usize,
+    /// A process-unique number for this thread (24 bits kept in block headers).
+    pub serial: u32,
+    /// The block this thread's last allocator event produced, if that event was an
+    /// allocation or reallocation: a free of it next is a temporary.
+    pub last_alloc: usize,
+    /// Bytes left until the next sampled allocation, and the sampler's random state.
+    pub sample_left: f64,
+    pub rng: u64,
+    /// The tracked calls running on this thread.
+    pub scopes: ScopeStack,
+    /// Scratch space for stack capture, kept here rather than on a possibly small stack.
+    pub cap: Captured,
+}
+
+static SERIALS: AtomicU32 = AtomicU32::new(1);
+
+impl Local {
+    pub(crate) const fn new() -> Local {
+        Local {
+            lo: 0,
+            hi: 0,
+            serial: 0,
+            last_alloc: 0,
+            sample_left: 0.0,
+            rng: 0,
+            scopes: ScopeStack::new(),
+            cap: Captured::new(),
+        }
+    }
+
+    /// Sets the state up for the thread that now owns the slot.
+    pub(crate) fn start(&mut self) {
+        let (lo, hi) = stack::thread_bounds();
+        let serial = SERIALS.fetch_add(1, Relaxed) & 0xFF_FFFF;
+        *self = Local::new();
+        self.lo = lo;
+        self.hi = hi;
+        self.serial = serial;
+        self.rng = ((u64::from(serial) << 32) ^ crate::clock::ticks()) | 1;
+        self.sample_left = -(crate::config::sample_rate() as f64) * self.uniform().ln();
+    }
+
+    /// A uniform random number in (0, 1].
+    pub(crate) fn uniform(&mut self) -> f64 {
+        // xorshift64*: fast, and plenty for choosing sample points.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        ((r >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+}

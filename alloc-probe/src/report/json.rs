@@ -1,0 +1,48 @@
+//! The JSON report: [`Report`] as serde writes it, with a schema name and version so readers
+//! can refuse what they do not understand.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{Report, SCHEMA, SCHEMA_VERSION};
+
+pub(super) fn write(r: &Report, path: &Path) -> std::io::Result<()> {
+    let _ignore = crate::guard::Ignore::new();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer_pretty(&mut f, r)?;
+    f.write_all(b"\n")?;
+    f.flush()
+}
+
+pub(super) fn read(path: &Path) -> Result<Report, String> {
+    let name = path.display();
+    let text = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Err(format!("{name}: empty file, not an alloc-probe report"));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        if e.is_eof() {
+            format!("{name}: truncated JSON ({e})")
+        } else {
+            format!("{name}: not valid JSON ({e})")
+        }
+    })?;
+    if value.get("schema").and_then(|s| s.as_str()) != Some(SCHEMA) {
+        return Err(format!(
+            "{name}: not an alloc-probe report (no \"schema\": \"{SCHEMA}\")"
+        ));
+    }
+    match value.get("version").and_then(|v| v.as_u64()) {
+        Some(v) if v > u64::from(SCHEMA_VERSION) => {
+            return Err(format!(
+                "{name}: report schema version {v} is newer than this alloc-probe reads ({SCHEMA_VERSION}); upgrade alloc-probe"
+            ))
+        }
+        Some(_) => {}
+        None => return Err(format!("{name}: report has no schema version")),
+    }
+    serde_json::from_value(value).map_err(|e| format!("{name}: malformed report: {e}"))
+}

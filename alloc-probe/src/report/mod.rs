@@ -1,0 +1,172 @@
+//! [`Report`]: a snapshot of everything the probe knows, built on demand.
+//!
+//! Building one resolves each unique stack's symbols, finds each stack's *site* (its first
+//! frame outside `std`, `core`, `alloc` and alloc-probe), classifies its blocks and merges
+//! stacks that share a site. The writers for each file format live beside this module.
+
+pub(crate) mod build;
+mod json;
+pub(crate) mod text;
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) use build::build;
+
+use crate::stats::Stats;
+
+/// The JSON schema's name and version, written into every report.
+pub const SCHEMA: &str = "alloc-probe-report";
+/// The version of the JSON schema this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything the probe knows at one moment. See [`report`](crate::report).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub version: u32,
+    /// The program's name (its executable's file name).
+    pub binary: String,
+    /// Its process id.
+    pub pid: u32,
+    /// `full`, `sampled` or `counts`.
+    pub mode: String,
+    /// In `sampled` mode, the mean bytes between samples; per-site figures are then estimates.
+    pub sample_rate: Option<u64>,
+    /// The largest block that counts as stack-avoidable.
+    pub stack_limit: u64,
+    /// Nanoseconds since the probe started.
+    pub elapsed_ns: u64,
+    /// Exact whole-process counters.
+    pub stats: Stats,
+    /// One entry per call site, most blocks first.
+    pub sites: Vec<SiteReport>,
+    /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
+    pub stacks: Vec<StackReport>,
+}
+
+/// What happened to the blocks allocated at one line of code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SiteReport {
+    /// Source file of the site, relative to the working directory when inside it.
+    pub file: String,
+    /// Line of the allocating expression.
+    pub line: u32,
+    /// The function the line is in (full path, no hash).
+    pub function: String,
+    /// Blocks born here.
+    pub allocs: u64,
+    /// Bytes allocated here, each realloc's new size included.
+    pub bytes: u64,
+    /// Reallocations of blocks born here.
+    pub reallocs: u64,
+    /// Freed on the same thread before the allocating function returned.
+    pub non_escaping: u64,
+    /// Non-escaping, never grown, and within the stack limit.
+    pub stack_avoidable: u64,
+    /// Outlived the allocating function (or not freed yet).
+    pub escaped: u64,
+    /// Freed as the very next allocator event of the thread (heaptrack's temporaries).
+    pub temporary: u64,
+    /// Still live at the report.
+    pub leaked: u64,
+    /// Bytes of the leaked blocks.
+    pub leaked_bytes: u64,
+    /// Blocks a realloc made larger.
+    pub grown: u64,
+    /// Blocks freed on a thread other than their allocating one.
+    pub freed_elsewhere: u64,
+    /// Smallest and largest block size.
+    pub min_size: u64,
+    /// Largest block size.
+    pub max_size: u64,
+    /// Sum of the lifetimes of freed blocks, in nanoseconds.
+    pub total_lifetime_ns: u64,
+    /// Most bytes and blocks live at once.
+    pub max_bytes: u64,
+    /// Most blocks live at once.
+    pub max_blocks: u64,
+    /// Bytes and blocks live when the process was at its peak (DHAT's t-gmax).
+    pub gmax_bytes: u64,
+    /// Blocks live at the process's peak.
+    pub gmax_blocks: u64,
+    /// The verdict's kind: `stack-avoidable`, `reusable-buffer`, `non-escaping`, `leaked`,
+    /// `escapes` or `mixed`.
+    pub verdict_kind: String,
+    /// The one-line verdict with its reason.
+    pub verdict: String,
+}
+
+/// One logical frame of a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FrameReport {
+    /// Function, full path without hash.
+    pub function: String,
+    /// Source file ("" if unknown).
+    pub file: String,
+    /// Line (0 if unknown).
+    pub line: u32,
+}
+
+/// A unique stack and its figures, for profiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackReport {
+    /// Logical frames, leaf first, alloc-probe's own frames removed.
+    pub frames: Vec<FrameReport>,
+    /// Index in `frames` of the site frame.
+    pub site: usize,
+    /// Blocks born on this stack.
+    pub allocs: u64,
+    /// Bytes allocated on this stack.
+    pub bytes: u64,
+    /// Blocks still live, and their bytes.
+    pub live: u64,
+    /// Bytes of the live blocks.
+    pub live_bytes: u64,
+    /// Stack-avoidable blocks.
+    pub stack_avoidable: u64,
+    /// Escaped blocks.
+    pub escaped: u64,
+    /// Sum of lifetimes, in nanoseconds.
+    pub total_lifetime_ns: u64,
+    /// Most bytes and blocks live at once.
+    pub max_bytes: u64,
+    /// Most blocks live at once.
+    pub max_blocks: u64,
+    /// Bytes and blocks at the process's peak.
+    pub gmax_bytes: u64,
+    /// Blocks at the process's peak.
+    pub gmax_blocks: u64,
+}
+
+impl Report {
+    /// The call sites, most blocks first.
+    pub fn sites(&self) -> &[SiteReport] {
+        &self.sites
+    }
+
+    /// The site at `file:line`, where `file` may be any suffix of the recorded path
+    /// (`file!()` works).
+    pub fn site(&self, file: &str, line: u32) -> Option<&SiteReport> {
+        self.sites
+            .iter()
+            .find(|s| s.line == line && (s.file.ends_with(file) || file.ends_with(&s.file)))
+    }
+
+    /// Writes the JSON report (schema [`SCHEMA`], version [`SCHEMA_VERSION`]).
+    pub fn write_json(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        json::write(self, path.as_ref())
+    }
+
+    /// Reads a JSON report, with a one-line error naming the problem.
+    pub fn read_json(path: impl AsRef<std::path::Path>) -> Result<Report, String> {
+        json::read(path.as_ref())
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        text::write(self, f, text::Detail::Summary)
+    }
+}

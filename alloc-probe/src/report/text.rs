@@ -1,0 +1,150 @@
+//! The readable table: a person's first look, printed at exit and by `Display`.
+
+use std::fmt::{self, Write};
+
+use super::{Report, SiteReport};
+use crate::units::Bytes;
+
+/// How much the table shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// Totals, top sites and findings: under 60 lines.
+    Summary,
+    /// Every site.
+    Full,
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{}%", (part * 100 + whole / 2) / whole)
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn place(s: &SiteReport) -> String {
+    let func = crate::report::build::short_fn(&s.function);
+    let file = if s.file.is_empty() { "?" } else { &s.file };
+    let mut p = format!("{file}:{} {func}", s.line);
+    if p.len() > 52 {
+        let cut = p.len() - 51;
+        p = format!("…{}", &p[p.char_indices().find(|(i, _)| *i >= cut).map_or(0, |(i, _)| i)..]);
+    }
+    p
+}
+
+fn site_rows(f: &mut impl Write, sites: &[&SiteReport]) -> fmt::Result {
+    writeln!(
+        f,
+        "  {:>9} {:>10} {:>9} {:>9} {:>9}  {:<52}",
+        "blocks", "bytes", "no-esc", "avoid", "temp", "site"
+    )?;
+    for s in sites {
+        writeln!(
+            f,
+            "  {:>9} {:>10} {:>9} {:>9} {:>9}  {:<52}",
+            thousands(s.allocs),
+            Bytes(s.bytes).to_string(),
+            pct(s.non_escaping, s.allocs),
+            pct(s.stack_avoidable, s.allocs),
+            pct(s.temporary, s.allocs),
+            place(s)
+        )?;
+    }
+    Ok(())
+}
+
+pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Result {
+    let st = &r.stats;
+    writeln!(
+        f,
+        "alloc-probe: {} (pid {}), mode {}{}, {:.1} ms",
+        r.binary,
+        r.pid,
+        r.mode,
+        r.sample_rate
+            .map(|s| format!(" (1 sample per {} on average: per-site figures are estimates)", Bytes(s)))
+            .unwrap_or_default(),
+        r.elapsed_ns as f64 / 1e6
+    )?;
+    writeln!(
+        f,
+        "  {} allocs, {} reallocs, {} frees, {} allocated; peak {}; live {} in {} blocks{}",
+        thousands(st.allocs),
+        thousands(st.reallocs),
+        thousands(st.deallocs),
+        Bytes(st.bytes_allocated),
+        Bytes(st.peak_live_bytes),
+        Bytes(st.live_bytes),
+        thousands(st.live_blocks),
+        if st.failed > 0 { format!("; {} refused", st.failed) } else { String::new() }
+    )?;
+    if r.sites.is_empty() {
+        if r.mode == "counts" {
+            writeln!(f, "  (counts mode: no call sites; run with ALLOC_PROBE_MODE=full for sites)")?;
+        }
+        return Ok(());
+    }
+    let sum = |g: fn(&SiteReport) -> u64| r.sites.iter().map(g).sum::<u64>();
+    let blocks = sum(|s| s.allocs);
+    writeln!(
+        f,
+        "  classes: non-escaping {} ({}), stack-avoidable {} ({}), escaped {} ({}), temporary {}, leaked {} ({})",
+        thousands(sum(|s| s.non_escaping)),
+        pct(sum(|s| s.non_escaping), blocks),
+        thousands(sum(|s| s.stack_avoidable)),
+        pct(sum(|s| s.stack_avoidable), blocks),
+        thousands(sum(|s| s.escaped)),
+        pct(sum(|s| s.escaped), blocks),
+        thousands(sum(|s| s.temporary)),
+        thousands(sum(|s| s.leaked)),
+        Bytes(sum(|s| s.leaked_bytes)),
+    )?;
+    let top = if detail == Detail::Full { usize::MAX } else { 8 };
+    writeln!(f, "\nTop sites by blocks")?;
+    let by_blocks: Vec<&SiteReport> = r.sites.iter().take(top).collect();
+    site_rows(f, &by_blocks)?;
+    if detail == Detail::Summary {
+        let mut by_bytes: Vec<&SiteReport> = r.sites.iter().collect();
+        by_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        writeln!(f, "\nTop sites by bytes")?;
+        site_rows(f, &by_bytes[..by_bytes.len().min(5)])?;
+    }
+    let findings = |kinds: &[&str]| -> Vec<&SiteReport> {
+        let mut v: Vec<&SiteReport> = r
+            .sites
+            .iter()
+            .filter(|s| kinds.contains(&s.verdict_kind.as_str()))
+            .collect();
+        v.sort_by(|a, b| b.allocs.cmp(&a.allocs));
+        v.truncate(if detail == Detail::Full { usize::MAX } else { 6 });
+        v
+    };
+    for (title, kinds) in [
+        ("Could live on the stack", &["stack-avoidable"][..]),
+        ("Buffers to reuse or size up front", &["reusable-buffer", "non-escaping"][..]),
+        ("Leaks (still live)", &["leaked"][..]),
+    ] {
+        let list = findings(kinds);
+        if list.is_empty() {
+            continue;
+        }
+        writeln!(f, "\n{title}")?;
+        for s in list {
+            writeln!(f, "  {}: {}", place(s), s.verdict)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! Interned allocation stacks ("program points") and their counters.
+//!
+//! A program point is one unique captured stack, including where on the stack each frame sat,
+//! so that a free can tell which of the allocating frames are still running. Points are
+//! created once, never freed, and looked up without a lock: a fixed, lazily-committed hash
+//! index of ids over a two-level directory of points. Only inserting a new point takes a spin
+//! lock, and nothing here allocates through the global allocator. Reports merge points that
+//! share a call site.
+//!
+//! Counters are weighted: in `full` mode every block weighs [`UNIT_FULL`]; in `sampled` mode a
+//! sampled block weighs `1/p` in units of [`UNIT_SAMPLED`], which makes the sums unbiased
+//! (Horvitz–Thompson) estimates.
+
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+
+use crate::stack::{Captured, MAX_FRAMES};
+
+/// Weight of one block in `full` mode.
+pub(crate) const UNIT_FULL: u64 = 1;
+/// Weight of probability 1 in `sampled` mode (fixed point, 16 fractional bits).
+pub(crate) const UNIT_SAMPLED: u64 = 1 << 16;
+
+/// Most program points kept; past that, new stacks share the overflow point.
+const MAX_POINTS: u32 = 1 << 20;
+/// Slots in the hash index (twice `MAX_POINTS`, so probing stays short).
+const INDEX_SLOTS: usize = 1 << 21;
+const CHUNK: usize = 1024;
+
+/// Counters of one program point. All weighted by block weight unless noted.
+#[derive(Default)]
+pub(crate) struct PointCounters {
+    /// Blocks born here.
+    pub blocks: AtomicU64,
+    /// Bytes allocated here, counting each realloc's new size.
+    pub bytes: AtomicU64,
+    /// Reallocations of blocks born here.
+    pub reallocs: AtomicU64,
+    /// Blocks that a realloc made larger (counted once per block).
+    pub grown: AtomicU64,
+    /// Blocks freed.
+    pub freed: AtomicU64,
+    /// Sum of freed blocks' lifetimes, in clock ticks (weighted).
+    pub lifetime_ticks: AtomicU64,
+    /// Frees (including a realloc's release of the old address) that were the very next
+    /// allocator event of the thread after the block's (re)allocation: heaptrack's temporaries.
+    pub temporary: AtomicU64,
+    /// Blocks freed on a thread other than the one that allocated them.
+    pub freed_elsewhere: AtomicU64,
+    /// Live blocks and bytes now (weighted).
+    pub curr_blocks: AtomicU64,
+    pub curr_bytes: AtomicU64,
+    /// The most bytes and blocks live at once (DHAT's `mb`, `mbk`).
+    pub max_bytes: AtomicU64,
+    pub max_blocks: AtomicU64,
+    /// Smallest and largest block size seen (unweighted).
+    pub min_size: AtomicU64,
+    pub max_size: AtomicU64,
+    /// Live bytes and blocks when the process was at its global peak.
+    pub gmax_bytes: AtomicU64,
+    pub gmax_blocks: AtomicU64,
+    /// Peak epoch of the last change, and the epoch `gmax_*` belong to.
+    pub change_epoch: AtomicU64,
+    pub gmax_epoch: AtomicU64,
+    /// Blocks allocated inside a `#[track_allocs]` call.
+    pub scoped: AtomicU64,
+    /// Of those: freed on the same thread while that call was still running, and of those the
+    /// ones never grown and within the stack limit.
+    pub scoped_in_call: AtomicU64,
+    pub scoped_small_in_call: AtomicU64,
+}
+
+/// One interned stack and its counters.
+pub(crate) struct Point {
+    pub hash: u64,
+    pub len: u32,
+    pub complete: bool,
+    pub ips: [usize; MAX_FRAMES + 1],
+    pub frames: [u32; MAX_FRAMES],
+    pub c: PointCounters,
+    /// For blocks freed on their own thread outside any tracked call: `live_from[k]` counts
+    /// those whose first still-running allocating frame was frame `k` (`len` if none).
+    pub live_from: [AtomicU64; MAX_FRAMES + 1],
+    /// The same, for blocks never grown and no larger than the stack limit.
+    pub small_live_from: [AtomicU64; MAX_FRAMES + 1],
+}
+
+impl Point {
+    pub(crate) fn ips(&self) -> &[usize] {
+        &self.ips[..self.len as usize]
+    }
+
+    pub(crate) fn frames(&self) -> &[u32] {
+        &self.frames[..self.len as usize]
+    }
+
+    fn matches(&self, hash: u64, c: &Captured) -> bool {
+        self.hash == hash
+            && self.len as usize == c.len
+            && self.ips[..=c.len] == c.ips[..=c.len]
+            && self.frames[..c.len] == c.frames[..c.len]
+    }
+}
+
+struct Table {
+    index: AtomicPtr<AtomicU32>,
+    dir: [AtomicPtr<Point>; (MAX_POINTS as usize) / CHUNK],
+    count: AtomicU32,
+    lock: AtomicBool,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const NULL_CHUNK: AtomicPtr<Point> = AtomicPtr::new(ptr::null_mut());
+
+static TABLE: Table = Table {
+    index: AtomicPtr::new(ptr::null_mut()),
+    dir: [NULL_CHUNK; (MAX_POINTS as usize) / CHUNK],
+    count: AtomicU32::new(0),
+    lock: AtomicBool::new(false),
+};
+
+/// Maps zeroed, lazily committed memory; never returned.
+fn map_zeroed(bytes: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping with no address hint; checked for failure.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+fn hash(c: &Captured) -> u64 {
+    // FxHash-style mixing: fast, and good enough for addresses.
+    let mut h: u64 = c.len as u64;
+    for &ip in &c.ips[..=c.len] {
+        h = (h.rotate_left(5) ^ ip as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    for &f in &c.frames[..c.len] {
+        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h
+}
+
+/// The point with this id (ids start at 1).
+#[inline]
+pub(crate) fn get(id: u32) -> Option<&'static Point> {
+    let i = id.checked_sub(1)? as usize;
+    let chunk = TABLE.dir.get(i / CHUNK)?.load(Acquire);
+    if chunk.is_null() {
+        return None;
+    }
+    // SAFETY: a published chunk holds CHUNK points, and point `i` was fully written before its
+    // id was published (ids are handed out only after the write).
+    Some(unsafe { &*chunk.add(i % CHUNK) })
+}
+
+/// How many points exist.
+pub(crate) fn count() -> u32 {
+    TABLE.count.load(Acquire)
+}
+
+/// The id of the point for this stack, interning it if new; 0 if out of memory.
+pub(crate) fn intern(c: &Captured) -> u32 {
+    let h = hash(c);
+    let mut index = TABLE.index.load(Acquire);
+    if index.is_null() {
+        index = init_index();
+        if index.is_null() {
+            return 0;
+        }
+    }
+    if let Some(id) = find(index, h, c) {
+        return id;
+    }
+    lock();
+    let id = find(index, h, c).unwrap_or_else(|| insert(index, h, c));
+    unlock();
+    id
+}
+
+#[cold]
+fn init_index() -> *mut AtomicU32 {
+    lock();
+    let mut index = TABLE.index.load(Acquire);
+    if index.is_null() {
+        index = map_zeroed(INDEX_SLOTS * 4).cast();
+        TABLE.index.store(index, Release);
+    }
+    unlock();
+    index
+}
+
+fn find(index: *mut AtomicU32, h: u64, c: &Captured) -> Option<u32> {
+    let mut slot = h as usize & (INDEX_SLOTS - 1);
+    loop {
+        // SAFETY: `slot` < INDEX_SLOTS, the mapping's length in AtomicU32s.
+        let id = unsafe { &*index.add(slot) }.load(Acquire);
+        if id == 0 {
+            return None;
+        }
+        if get(id).is_some_and(|p| p.matches(h, c)) {
+            return Some(id);
+        }
+        slot = (slot + 1) & (INDEX_SLOTS - 1);
+    }
+}
+
+/// Inserts a new point; the caller holds the lock and has checked it is absent.
+fn insert(index: *mut AtomicU32, h: u64, c: &Captured) -> u32 {
+    let n = TABLE.count.load(Relaxed);
+    if n >= MAX_POINTS - 1 {
+        return overflow_point(index);
+    }
+    let chunk_no = n as usize / CHUNK;
+    let mut chunk = TABLE.dir[chunk_no].load(Acquire);
+    if chunk.is_null() {
+        chunk = map_zeroed(CHUNK * std::mem::size_of::<Point>()).cast();
+        if chunk.is_null() {
+            return 0;
+        }
+        TABLE.dir[chunk_no].store(chunk, Release);
+    }
+    // SAFETY: the chunk is zeroed memory for CHUNK points (all-zero is a valid Point: atomics
+    // and integers); slot `n` is unused and unpublished, and we hold the insert lock.
+    let p = unsafe { &mut *chunk.add(n as usize % CHUNK) };
+    p.hash = h;
+    p.len = c.len as u32;
+    p.complete = c.complete;
+    p.ips[..=c.len].copy_from_slice(&c.ips[..=c.len]);
+    p.frames[..c.len].copy_from_slice(&c.frames[..c.len]);
+    p.c.min_size.store(u64::MAX, Relaxed);
+    let id = n + 1;
+    TABLE.count.store(id, Release);
+    let mut slot = h as usize & (INDEX_SLOTS - 1);
+    loop {
+        // SAFETY: `slot` < INDEX_SLOTS.
+        let s = unsafe { &*index.add(slot) };
+        if s.load(Relaxed) == 0 {
+            s.store(id, Release);
+            return id;
+        }
+        slot = (slot + 1) & (INDEX_SLOTS - 1);
+    }
+}
+
+/// Past `MAX_POINTS` distinct stacks, every new one shares one empty-stack point.
+#[cold]
+fn overflow_point(index: *mut AtomicU32) -> u32 {
+    let empty = Captured::new();
+    let h = hash(&empty);
+    find(index, h, &empty).unwrap_or(0)
+}
+
+pub(crate) fn lock() {
+    while TABLE
+        .lock
+        .compare_exchange_weak(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+}
+
+pub(crate) fn unlock() {
+    TABLE.lock.store(false, Release);
+}

@@ -1,0 +1,143 @@
+//! Stack capture by walking frame pointers.
+//!
+//! Each frame's saved frame pointer sits at `[fp]` and its return address at `[fp + 8]`. The
+//! walk reads only inside this thread's stack bounds, with each step strictly towards the
+//! stack's base, so a function built without frame pointers ends the walk early instead of
+//! faulting. Symbols are resolved later, only for unique stacks, when a report is made.
+
+/// The deepest stack kept (frames closest to the allocation).
+pub(crate) const MAX_FRAMES: usize = 48;
+
+/// A captured stack.
+///
+/// `ips[0..=len]` are return addresses, leaf first; `ips[i]` lies in function `H_i`.
+/// `frames[i]` (for `i < len`) is the frame address of `H_i`, as an offset below the thread's
+/// stack top, and the return address saved in that frame is `ips[i + 1]`: `H_i` is still
+/// running iff the word at `frames[i] + 8` still holds `ips[i + 1]`.
+pub(crate) struct Captured {
+    pub len: usize,
+    pub ips: [usize; MAX_FRAMES + 1],
+    pub frames: [u32; MAX_FRAMES],
+    /// Whether the walk reached the outermost frame (rather than a depth limit or a function
+    /// without frame pointers).
+    pub complete: bool,
+}
+
+impl Captured {
+    pub(crate) const fn new() -> Captured {
+        Captured {
+            len: 0,
+            ips: [0; MAX_FRAMES + 1],
+            frames: [0; MAX_FRAMES],
+            complete: false,
+        }
+    }
+}
+
+/// Reads this function's frame pointer.
+#[inline(always)]
+fn frame_pointer() -> usize {
+    let fp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: copies the frame-pointer register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: copies the frame-pointer register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        fp = 0;
+    }
+    fp
+}
+
+/// Whether `fp` can be read as a frame record inside `[lo, hi)`.
+#[inline(always)]
+fn valid(fp: usize, lo: usize, hi: usize) -> bool {
+    fp >= lo && fp % std::mem::align_of::<usize>() == 0 && fp.saturating_add(16) <= hi
+}
+
+/// Captures the calling stack, skipping nothing (reports skip our own frames by symbol).
+/// `lo..hi` are this thread's stack bounds.
+#[inline(never)]
+pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
+    let mut fp = frame_pointer();
+    let mut n = 0;
+    out.complete = false;
+    out.len = 0;
+    if !valid(fp, lo, hi) {
+        return;
+    }
+    // SAFETY: `fp` lies within this thread's live stack, word-aligned, with 16 bytes left.
+    out.ips[0] = unsafe { *((fp + 8) as *const usize) };
+    // Each step: `ips[n]` lies in the caller of the frame at `fp`, whose frame is at `next`.
+    while n < MAX_FRAMES {
+        // SAFETY: as above; `fp` is re-validated before each step.
+        let next = unsafe { *(fp as *const usize) };
+        if next == 0 {
+            out.complete = true; // the outermost frame has no caller record
+            break;
+        }
+        if next <= fp || !valid(next, lo, hi) {
+            break;
+        }
+        // SAFETY: `next` was just checked to be a valid frame record address.
+        let next_ra = unsafe { *((next + 8) as *const usize) };
+        out.frames[n] = (hi - next) as u32;
+        out.ips[n + 1] = next_ra;
+        n += 1;
+        fp = next;
+        if next_ra == 0 {
+            out.complete = true;
+            break;
+        }
+    }
+    out.len = n;
+}
+
+/// The first index `i` such that frame `i` of a captured stack (`frames[i]`, saved return
+/// address `ips[i + 1]`) is still live on this thread's stack, or `frames.len()` if none is.
+/// Frames are nested, so every frame after it is live too.
+#[inline(never)]
+pub(crate) fn first_live(frames: &[u32], ips: &[usize], lo: usize, hi: usize) -> usize {
+    let here = frame_pointer();
+    for (i, &rel) in frames.iter().enumerate() {
+        let fp = hi.wrapping_sub(rel as usize);
+        // A frame below our own has returned; one above it may have been reused by a later
+        // call, which the saved return address tells apart unless it is the same call site.
+        if fp > here && valid(fp, lo, hi) {
+            // SAFETY: `fp` is inside this thread's stack above the current frame, so it is
+            // live, mapped stack memory.
+            let saved = unsafe { *((fp + 8) as *const usize) };
+            if saved == ips[i + 1] {
+                return i;
+            }
+        }
+    }
+    frames.len()
+}
+
+/// This thread's stack bounds `(lo, hi)`, or `(0, 0)` when they cannot be read.
+pub(crate) fn thread_bounds() -> (usize, usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: pthread_getattr_np fills `attr`, which is destroyed after use; the out-pointers
+    // are valid locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        if ok {
+            return (addr as usize, addr as usize + size);
+        }
+    }
+    (0, 0)
+}
