@@ -51,8 +51,7 @@ pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> C
             .sum()
     };
     let blocks = w(c.blocks.load(Relaxed));
-    let non_escaping =
-        w(live_upto(&p.live_from) + c.scoped_in_call.load(Relaxed)).min(blocks);
+    let non_escaping = w(live_upto(&p.live_from) + c.scoped_in_call.load(Relaxed)).min(blocks);
     let stack_avoidable =
         w(live_upto(&p.small_live_from) + c.scoped_small_in_call.load(Relaxed)).min(non_escaping);
     let at_peak = c.change_epoch.load(Relaxed) < epoch;

@@ -102,20 +102,30 @@ pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
 /// The first index `i` such that frame `i` of a captured stack (`frames[i]`, saved return
 /// address `ips[i + 1]`) is still live on this thread's stack, or `frames.len()` if none is.
 /// Frames are nested, so every frame after it is live too.
+///
+/// A frame is live when the current frame-pointer chain passes through its address and the
+/// return address saved there is the same: stale words left in the stack by returned calls
+/// are never mistaken for frames, because only addresses on the current chain are read.
 #[inline(never)]
 pub(crate) fn first_live(frames: &[u32], ips: &[usize], lo: usize, hi: usize) -> usize {
-    let here = frame_pointer();
+    let mut cur = frame_pointer();
+    // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.
     for (i, &rel) in frames.iter().enumerate() {
-        let fp = hi.wrapping_sub(rel as usize);
-        // A frame below our own has returned; one above it may have been reused by a later
-        // call, which the saved return address tells apart unless it is the same call site.
-        if fp > here && valid(fp, lo, hi) {
-            // SAFETY: `fp` is inside this thread's stack above the current frame, so it is
-            // live, mapped stack memory.
-            let saved = unsafe { *((fp + 8) as *const usize) };
-            if saved == ips[i + 1] {
-                return i;
+        let want = hi.wrapping_sub(rel as usize);
+        while valid(cur, lo, hi) && cur < want {
+            // SAFETY: `cur` is a frame record on this thread's current chain.
+            let next = unsafe { *(cur as *const usize) };
+            if next <= cur {
+                return frames.len(); // end of the chain, or a function without a frame record
             }
+            cur = next;
+        }
+        if !valid(cur, lo, hi) {
+            return frames.len();
+        }
+        // SAFETY: as above.
+        if cur == want && unsafe { *((cur + 8) as *const usize) } == ips[i + 1] {
+            return i;
         }
     }
     frames.len()

@@ -23,6 +23,7 @@ impl Frame {
     pub(crate) fn is_probe(&self) -> bool {
         let f = self.function.trim_start_matches('<');
         f.starts_with("alloc_probe::")
+            || f.starts_with("__rustc::")
             || f.starts_with("__rust_")
             || f.starts_with("__rdl_")
             || f.starts_with("__rg_")

@@ -62,14 +62,14 @@ pub(crate) fn build() -> Report {
             .iter()
             .position(|(_, f)| !f.is_internal())
             .unwrap_or(0);
-        let (site_phys, site) = frames
-            .get(site_at)
-            .cloned()
-            .unwrap_or((0, Frame {
+        let (site_phys, site) = frames.get(site_at).cloned().unwrap_or((
+            0,
+            Frame {
                 function: "[unknown]".into(),
                 file: String::new(),
                 line: 0,
-            }));
+            },
+        ));
         let c = classify(p, site_phys, epoch, unit);
         let key = (short_path(&site.file), site.line, site.function.clone());
         by_site.entry(key).or_default().add(&c);

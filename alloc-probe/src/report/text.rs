@@ -40,7 +40,12 @@ fn place(s: &SiteReport) -> String {
     let mut p = format!("{file}:{} {func}", s.line);
     if p.len() > 52 {
         let cut = p.len() - 51;
-        p = format!("…{}", &p[p.char_indices().find(|(i, _)| *i >= cut).map_or(0, |(i, _)| i)..]);
+        p = format!(
+            "…{}",
+            &p[p.char_indices()
+                .find(|(i, _)| *i >= cut)
+                .map_or(0, |(i, _)| i)..]
+        );
     }
     p
 }
@@ -75,7 +80,10 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         r.pid,
         r.mode,
         r.sample_rate
-            .map(|s| format!(" (1 sample per {} on average: per-site figures are estimates)", Bytes(s)))
+            .map(|s| format!(
+                " (1 sample per {} on average: per-site figures are estimates)",
+                Bytes(s)
+            ))
             .unwrap_or_default(),
         r.elapsed_ns as f64 / 1e6
     )?;
@@ -89,11 +97,18 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         Bytes(st.peak_live_bytes),
         Bytes(st.live_bytes),
         thousands(st.live_blocks),
-        if st.failed > 0 { format!("; {} refused", st.failed) } else { String::new() }
+        if st.failed > 0 {
+            format!("; {} refused", st.failed)
+        } else {
+            String::new()
+        }
     )?;
     if r.sites.is_empty() {
         if r.mode == "counts" {
-            writeln!(f, "  (counts mode: no call sites; run with ALLOC_PROBE_MODE=full for sites)")?;
+            writeln!(
+                f,
+                "  (counts mode: no call sites; run with ALLOC_PROBE_MODE=full for sites)"
+            )?;
         }
         return Ok(());
     }
@@ -112,7 +127,11 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         thousands(sum(|s| s.leaked)),
         Bytes(sum(|s| s.leaked_bytes)),
     )?;
-    let top = if detail == Detail::Full { usize::MAX } else { 8 };
+    let top = if detail == Detail::Full {
+        usize::MAX
+    } else {
+        8
+    };
     writeln!(f, "\nTop sites by blocks")?;
     let by_blocks: Vec<&SiteReport> = r.sites.iter().take(top).collect();
     site_rows(f, &by_blocks)?;
@@ -129,12 +148,19 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             .filter(|s| kinds.contains(&s.verdict_kind.as_str()))
             .collect();
         v.sort_by(|a, b| b.allocs.cmp(&a.allocs));
-        v.truncate(if detail == Detail::Full { usize::MAX } else { 6 });
+        v.truncate(if detail == Detail::Full {
+            usize::MAX
+        } else {
+            6
+        });
         v
     };
     for (title, kinds) in [
         ("Could live on the stack", &["stack-avoidable"][..]),
-        ("Buffers to reuse or size up front", &["reusable-buffer", "non-escaping"][..]),
+        (
+            "Buffers to reuse or size up front",
+            &["reusable-buffer", "non-escaping"][..],
+        ),
         ("Leaks (still live)", &["leaked"][..]),
     ] {
         let list = findings(kinds);

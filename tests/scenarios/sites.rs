@@ -1,0 +1,145 @@
+//! Allocation scenarios whose sites and classes are known by construction. Each returns the
+//! line of its allocating expression (`line!()` on the same line), so tests check the report
+//! at exactly that line. Used by the debug-build test and by the release-build binary.
+
+use std::hint::black_box;
+
+/// A box freed in place: stack-avoidable.
+#[inline(never)]
+pub fn box_freed_in_place(n: u32) -> u32 {
+    let mut line = 0;
+    for i in 0..n {
+        let b = black_box(Box::new([i; 6]));
+        line = line!();
+        black_box(&b);
+    }
+    line
+}
+
+#[inline(never)]
+fn make_box(i: u64) -> (Box<u64>, u32) {
+    (black_box(Box::new(i)), line!())
+}
+
+/// A box returned to the caller: escapes.
+#[inline(never)]
+pub fn box_returned(n: u32) -> u32 {
+    let mut line = 0;
+    let mut keep = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let (b, l) = make_box(u64::from(i));
+        line = l;
+        keep.push(b);
+    }
+    drop(black_box(keep));
+    line
+}
+
+/// A vector that grows and is freed in place: a reusable buffer, never stack-avoidable.
+#[inline(never)]
+pub fn growing_vec(n: u32) -> u32 {
+    let mut line = 0;
+    for _ in 0..n {
+        let mut v = black_box(Vec::with_capacity(1));
+        line = line!();
+        for j in 0..100u32 {
+            v.push(j);
+        }
+        black_box(&v);
+    }
+    line
+}
+
+/// A 1 MiB buffer freed before anything else is allocated: temporary and non-escaping, but
+/// too large for the stack.
+#[inline(never)]
+pub fn big_temporary(n: u32) -> u32 {
+    let mut line = 0;
+    for _ in 0..n {
+        let v = black_box(vec![0u8; 1 << 20]);
+        line = line!();
+        drop(v);
+    }
+    line
+}
+
+/// Blocks never freed.
+#[inline(never)]
+pub fn leak(n: u32) -> u32 {
+    let mut line = 0;
+    for i in 0..n {
+        std::mem::forget(black_box(Box::new(u128::from(i))));
+        line = line!();
+    }
+    line
+}
+
+/// Blocks sent to another thread, which frees them.
+#[inline(never)]
+pub fn sent_to_thread(n: u32) -> u32 {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Box<[u8; 48]>>(n as usize);
+    let mut line = 0;
+    for _ in 0..n {
+        tx.send(black_box(Box::new([1u8; 48]))).unwrap();
+        line = line!();
+    }
+    drop(tx);
+    std::thread::spawn(move || {
+        while let Ok(b) = rx.recv() {
+            drop(black_box(b));
+        }
+    })
+    .join()
+    .unwrap();
+    line
+}
+
+#[inline(never)]
+fn panics_holding(line: &mut u32) {
+    let _b = black_box(Box::new([7u64; 3]));
+    *line = line!();
+    panic!("unwinds through the frame that owns the box");
+}
+
+/// A panic unwinding through the allocating frame: the box is dropped during unwinding,
+/// while its frame is still on the stack, so it does not escape.
+#[inline(never)]
+pub fn freed_by_unwinding(n: u32) -> u32 {
+    let mut line = 0;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for _ in 0..n {
+        let _ = std::panic::catch_unwind(|| {
+            let mut l = 0;
+            let r =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| panics_holding(&mut l)));
+            (r.is_err(), l)
+        })
+        .map(|(_, l)| line = l);
+    }
+    std::panic::set_hook(hook);
+    line
+}
+
+#[inline(never)]
+fn alloc_here(keep: &mut Option<Box<[u8; 20]>>) -> u32 {
+    if let Some(b) = keep.take() {
+        drop(black_box(b)); // freed by a later call of this function, at the same depth
+    }
+    *keep = Some(black_box(Box::new([3u8; 20])));
+    line!()
+}
+
+/// The frame test's documented blind spot: a block returned by `alloc_here` and freed by the
+/// *next* call of `alloc_here` from the same place. That call sits at the same frame address
+/// with the same return address, so the block looks non-escaping although it escaped.
+#[inline(never)]
+pub fn fooled_frame_test(n: u32) -> u32 {
+    let mut keep = None;
+    let mut line = 0;
+    for _ in 0..n {
+        line = alloc_here(&mut keep);
+    }
+    drop(keep);
+    line
+}
