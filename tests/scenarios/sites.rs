@@ -1,6 +1,7 @@
 //! Allocation scenarios whose sites and classes are known by construction. Each returns the
-//! line of its allocating expression (`line!()` on the same line), so tests check the report
-//! at exactly that line. Used by the debug-build test and by the release-build binary.
+//! line of its allocating expression (`line!() - 1` on the line after it, a form `rustfmt`
+//! keeps), so tests check the report at exactly that line. Used by the debug-build test and
+//! by the release-build example.
 
 use std::hint::black_box;
 
@@ -10,7 +11,7 @@ pub fn box_freed_in_place(n: u32) -> u32 {
     let mut line = 0;
     for i in 0..n {
         let b = black_box(Box::new([i; 6]));
-        line = line!();
+        line = line!() - 1;
         black_box(&b);
     }
     line
@@ -41,7 +42,7 @@ pub fn growing_vec(n: u32) -> u32 {
     let mut line = 0;
     for _ in 0..n {
         let mut v = black_box(Vec::with_capacity(1));
-        line = line!();
+        line = line!() - 1;
         for j in 0..100u32 {
             v.push(j);
         }
@@ -57,7 +58,7 @@ pub fn big_temporary(n: u32) -> u32 {
     let mut line = 0;
     for _ in 0..n {
         let v = black_box(vec![0u8; 1 << 20]);
-        line = line!();
+        line = line!() - 1;
         drop(v);
     }
     line
@@ -69,7 +70,7 @@ pub fn leak(n: u32) -> u32 {
     let mut line = 0;
     for i in 0..n {
         std::mem::forget(black_box(Box::new(u128::from(i))));
-        line = line!();
+        line = line!() - 1;
     }
     line
 }
@@ -81,7 +82,7 @@ pub fn sent_to_thread(n: u32) -> u32 {
     let mut line = 0;
     for _ in 0..n {
         tx.send(black_box(Box::new([1u8; 48]))).unwrap();
-        line = line!();
+        line = line!() - 1;
     }
     drop(tx);
     std::thread::spawn(move || {
@@ -97,7 +98,7 @@ pub fn sent_to_thread(n: u32) -> u32 {
 #[inline(never)]
 fn panics_holding(line: &mut u32) {
     let _b = black_box(Box::new([7u64; 3]));
-    *line = line!();
+    *line = line!() - 1;
     panic!("unwinds through the frame that owns the box");
 }
 
@@ -127,7 +128,7 @@ fn alloc_here(keep: &mut Option<Box<[u8; 20]>>) -> u32 {
         drop(black_box(b)); // freed by a later call of this function, at the same depth
     }
     *keep = Some(black_box(Box::new([3u8; 20])));
-    line!()
+    line!() - 1
 }
 
 /// The frame test's documented blind spot: a block returned by `alloc_here` and freed by the
