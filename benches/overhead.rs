@@ -8,16 +8,26 @@
 //! stdout: the median per configuration and its ratio to `System`; progress and every sample
 //! go to stderr.
 //!
+//! On Linux a run during which other processes used the CPU noticeably (machine-wide busy time
+//! from `/proc/stat` minus the run's own CPU time) is discarded and run again, up to
+//! `ALLOC_PROBE_BENCH_RETRIES` times (default 10) after a pause of a second; the table's
+//! header says how many were.
+//!
 //! Environment:
 //! * `ALLOC_PROBE_BENCH_RUNS`: timed runs per configuration (default 9);
 //! * `ALLOC_PROBE_BENCH_SLOW_RUNS`: timed runs for the slow rows, i.e. dhat (default 3);
 //! * `ALLOC_PROBE_BENCH_WORK`: workload rounds per thread (default: the workload's `ROUNDS`);
-//! * `ALLOC_PROBE_BENCH_ONLY`: comma-separated row names to run (`System` always runs).
+//! * `ALLOC_PROBE_BENCH_ONLY`: comma-separated row keys to run, e.g. `probe-counts,dhat`
+//!   (`system` always runs).
 
 use std::process::Command;
+use std::time::Instant;
 
 /// One row of the table: a binary and the environment it runs with.
 struct Row {
+    /// Short name for `ALLOC_PROBE_BENCH_ONLY`.
+    key: &'static str,
+    /// Name in the table.
     name: &'static str,
     bin: &'static str,
     env: &'static [(&'static str, &'static str)],
@@ -29,36 +39,42 @@ struct Row {
 /// entry each, e.g. `("ALLOC_PROBE_MODE", "full")`.
 const ROWS: &[Row] = &[
     Row {
+        key: "system",
         name: "System",
         bin: env!("CARGO_BIN_EXE_bench-system"),
         env: &[],
         slow: false,
     },
     Row {
+        key: "jemalloc",
         name: "Jemalloc",
         bin: env!("CARGO_BIN_EXE_bench-jemalloc"),
         env: &[],
         slow: false,
     },
     Row {
+        key: "stats_alloc",
         name: "stats_alloc",
         bin: env!("CARGO_BIN_EXE_bench-stats-alloc"),
         env: &[],
         slow: false,
     },
     Row {
+        key: "dhat",
         name: "dhat (heap profiler running)",
         bin: env!("CARGO_BIN_EXE_bench-dhat"),
         env: &[],
         slow: true,
     },
     Row {
+        key: "probe-counts",
         name: "Probe, counts",
         bin: env!("CARGO_BIN_EXE_bench-probe"),
         env: &[("ALLOC_PROBE_MODE", "counts")],
         slow: false,
     },
     Row {
+        key: "probe-jemalloc-counts",
         name: "Probe<Jemalloc>, counts",
         bin: env!("CARGO_BIN_EXE_bench-probe-jemalloc"),
         env: &[("ALLOC_PROBE_MODE", "counts")],
@@ -68,8 +84,32 @@ const ROWS: &[Row] = &[
 
 const THREADS: [usize; 2] = [1, 2];
 
-/// Runs one process; returns the workload's wall time in ns and its checksum line.
-fn run_once(row: &Row, threads: usize, work: Option<u64>) -> (u64, String) {
+/// One run of one configuration.
+struct Sample {
+    /// The workload's wall time, measured inside the process.
+    ns: u64,
+    /// The workload's result, which must not depend on the allocator.
+    checksum: String,
+    /// CPU time other processes used while this one ran, in clock ticks, when known.
+    others_ticks: Option<u64>,
+    /// The process's wall time as the driver saw it, in seconds.
+    wall_s: f64,
+}
+
+/// Machine-wide busy CPU time in clock ticks (`/proc/stat`: everything but idle and iowait).
+fn busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...; guest time is already in user.
+    Some(v.iter().take(8).sum::<u64>() - v.get(3)? - v.get(4)?)
+}
+
+/// Runs one process.
+fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
     let mut cmd = Command::new(row.bin);
     cmd.arg(threads.to_string());
     if let Some(w) = work {
@@ -79,9 +119,13 @@ fn run_once(row: &Row, threads: usize, work: Option<u64>) -> (u64, String) {
     for (k, v) in row.env {
         cmd.env(k, v);
     }
+    let busy_before = busy_ticks();
+    let start = Instant::now();
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", row.bin));
+    let wall_s = start.elapsed().as_secs_f64();
+    let busy_after = busy_ticks();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         panic!(
@@ -97,7 +141,27 @@ fn run_once(row: &Row, threads: usize, work: Option<u64>) -> (u64, String) {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or_else(|| panic!("{}: no time on the first line of:\n{stdout}", row.bin));
     let checksum = lines.next().unwrap_or_default().to_string();
-    (ns, checksum)
+    let own_ticks: Option<u64> = lines
+        .next()
+        .and_then(|l| l.strip_prefix("cpu_ticks "))
+        .and_then(|t| t.trim().parse().ok());
+    let others_ticks = match (busy_before, busy_after, own_ticks) {
+        (Some(b), Some(a), Some(own)) => Some(a.saturating_sub(b).saturating_sub(own)),
+        _ => None,
+    };
+    Sample {
+        ns,
+        checksum,
+        others_ticks,
+        wall_s,
+    }
+}
+
+/// Whether other processes used enough CPU during `s` to distort it: more than 30 ms plus 2%
+/// of the run's wall time on every core (clock ticks are 10 ms).
+fn disturbed(s: &Sample, cores: usize) -> bool {
+    s.others_ticks
+        .is_some_and(|t| t as f64 > 3.0 + s.wall_s * 100.0 * cores as f64 * 0.02)
 }
 
 fn env_num(name: &str) -> Option<u64> {
@@ -123,6 +187,8 @@ fn main() {
     let runs = env_num("ALLOC_PROBE_BENCH_RUNS").unwrap_or(9).max(1) as usize;
     let slow_runs = env_num("ALLOC_PROBE_BENCH_SLOW_RUNS").unwrap_or(3).max(1) as usize;
     let work = env_num("ALLOC_PROBE_BENCH_WORK");
+    let retries = env_num("ALLOC_PROBE_BENCH_RETRIES").unwrap_or(10);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let only = std::env::var("ALLOC_PROBE_BENCH_ONLY").ok();
     let rows: Vec<&Row> = ROWS
         .iter()
@@ -131,7 +197,7 @@ fn main() {
             *i == 0
                 || only
                     .as_deref()
-                    .is_none_or(|o| o.split(',').any(|n| n.trim() == r.name))
+                    .is_none_or(|o| o.split(',').any(|k| k.trim() == r.key))
         })
         .map(|(_, r)| r)
         .collect();
@@ -143,12 +209,14 @@ fn main() {
     // Warm-up: one untimed run of every fast configuration (page cache, CPU frequency).
     for (ti, &threads) in THREADS.iter().enumerate() {
         for row in rows.iter().filter(|r| !r.slow) {
-            let (_, sum) = run_once(row, threads, work);
-            checksums[ti].get_or_insert(sum);
+            let s = run_once(row, threads, work);
+            checksums[ti].get_or_insert(s.checksum);
         }
     }
 
-    let total = runs.max(slow_runs);
+    let (mut reruns, mut kept_disturbed) = (0u64, 0u64);
+    let any_slow = rows.iter().any(|r| r.slow);
+    let total = if any_slow { runs.max(slow_runs) } else { runs };
     for round in 0..total {
         eprintln!("round {}/{total}", round + 1);
         for (ti, &threads) in THREADS.iter().enumerate() {
@@ -156,15 +224,40 @@ fn main() {
                 if round >= if row.slow { slow_runs } else { runs } {
                     continue;
                 }
-                let (ns, sum) = run_once(row, threads, work);
-                let expected = checksums[ti].get_or_insert_with(|| sum.clone());
+                let mut tries = 0;
+                let s = loop {
+                    let s = run_once(row, threads, work);
+                    if !disturbed(&s, cores) {
+                        break s;
+                    }
+                    eprintln!(
+                        "  {:<30} {threads}T {:>9.1} ms  disturbed: others used {} ticks{}",
+                        row.name,
+                        s.ns as f64 / 1e6,
+                        s.others_ticks.unwrap_or(0),
+                        if tries < retries { ", again" } else { ", kept" }
+                    );
+                    if tries == retries {
+                        kept_disturbed += 1;
+                        break s;
+                    }
+                    tries += 1;
+                    reruns += 1;
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                };
+                let expected = checksums[ti].get_or_insert_with(|| s.checksum.clone());
                 assert_eq!(
-                    &sum, expected,
+                    &s.checksum, expected,
                     "{} on {threads} threads computed a different result",
                     row.name
                 );
-                eprintln!("  {:<30} {threads}T {:>9.1} ms", row.name, ns as f64 / 1e6);
-                samples[ri][ti].push(ns);
+                eprintln!(
+                    "  {:<30} {threads}T {:>9.1} ms  (others: {} ticks)",
+                    row.name,
+                    s.ns as f64 / 1e6,
+                    s.others_ticks.map_or("?".to_string(), |t| t.to_string())
+                );
+                samples[ri][ti].push(s.ns);
             }
         }
     }
@@ -174,11 +267,17 @@ fn main() {
         .map(|[a, b]| [median(a), median(b)])
         .collect();
     let base = medians[0];
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
     println!(
-        "Workload wall time measured inside each process, median of {runs} runs \
-         ({slow_runs} for dhat), runs interleaved; {cores} cores; ratio = median / System's."
+        "Workload wall time measured inside each process, median of {runs} runs{}, \
+         runs interleaved; {cores} cores; ratio = median / System's. \
+         {reruns} runs were repeated because other processes used the CPU meanwhile; \
+         {kept_disturbed} disturbed runs were kept.",
+        if any_slow {
+            format!(" ({slow_runs} for dhat)")
+        } else {
+            String::new()
+        }
     );
     println!();
     println!("| allocator | 1 thread median | ratio | 2 threads median | ratio |");

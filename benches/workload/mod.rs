@@ -109,8 +109,10 @@ pub fn run(threads: usize, rounds: u64) -> u64 {
 /// The `main` of every bench binary: `bench-<allocator> THREADS [ROUNDS]`.
 ///
 /// `setup` runs first and its value is dropped after the timing (dhat's profiler). Prints
-/// one line, the workload's elapsed wall time in nanoseconds measured in-process (set-up,
-/// start-up and teardown excluded), and a second line with the checksum.
+/// the workload's elapsed wall time in nanoseconds measured in-process (set-up, start-up and
+/// teardown excluded) on the first line, then `checksum N`, then (on Linux) `cpu_ticks N`: the
+/// whole process's user + system CPU time so far in clock ticks, with which the driver tells
+/// whether other processes were competing for the CPU during the run.
 pub fn bench_main<G>(setup: impl FnOnce() -> G) {
     let mut args = std::env::args().skip(1);
     let threads: usize = args
@@ -125,7 +127,24 @@ pub fn bench_main<G>(setup: impl FnOnce() -> G) {
     let start = Instant::now();
     let sum = black_box(run(threads, rounds));
     let ns = start.elapsed().as_nanos();
+    drop(guard);
     println!("{ns}");
     println!("checksum {sum}");
-    drop(guard);
+    if let Some(ticks) = cpu_ticks() {
+        println!("cpu_ticks {ticks}");
+    }
+}
+
+/// This process's user + system CPU time in clock ticks, from `/proc/self/stat`.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name, starting with field 3 (state); utime and
+    // stime are fields 14 and 15.
+    let mut rest = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .skip(11);
+    let utime: u64 = rest.next()?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    Some(utime + stime)
 }
