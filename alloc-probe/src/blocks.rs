@@ -13,7 +13,7 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::config::{self, SAMPLED};
+use crate::config;
 use crate::local::Local;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot, PEAK_EPOCH};
@@ -334,7 +334,7 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize) -> (Header, u64) {
     let local = unsafe { slot.local() };
     local.last_alloc = user as usize;
     let mut flags = 0;
-    let w = if config::mode_code(crate::Mode::Full) == SAMPLED {
+    let w = if config::is_sampled() {
         match sample(local, size) {
             Some(w) => {
                 flags |= F_SAMPLED;

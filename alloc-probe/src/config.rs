@@ -6,6 +6,8 @@
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 
+use crate::probe::Defaults;
+
 /// How much the probe tracks (`ALLOC_PROBE_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -110,11 +112,13 @@ fn read_number(name: &CStr, var: &[u8], into: &AtomicU64) {
 /// Reads the settings once; `default` is the mode the `Probe` was built with. Called by the
 /// allocator before its first allocation.
 #[cold]
-pub(crate) fn init(default: Mode) -> u8 {
+pub(crate) fn init(defaults: Defaults) -> u8 {
     let current = MODE.load(Relaxed);
     if current != UNSET {
         return current;
     }
+    let default = defaults.mode;
+    SAMPLE_RATE.store(defaults.sample_rate, Relaxed);
     let mode = match env(c"ALLOC_PROBE_MODE") {
         None | Some(b"") => default,
         Some(v) => Mode::from_bytes(v).unwrap_or_else(|| {
@@ -146,13 +150,19 @@ pub(crate) fn init(default: Mode) -> u8 {
 
 /// The mode code in force, reading the settings first if nothing has yet.
 #[inline(always)]
-pub(crate) fn mode_code(default: Mode) -> u8 {
+pub(crate) fn mode_code(defaults: Defaults) -> u8 {
     let m = MODE.load(Relaxed);
     if m != UNSET {
         m
     } else {
-        init(default)
+        init(defaults)
     }
+}
+
+/// Whether the mode in force is `sampled` (only asked after the first allocation set it).
+#[inline(always)]
+pub(crate) fn is_sampled() -> bool {
+    MODE.load(Relaxed) == SAMPLED
 }
 
 /// The largest block that counts as stack-avoidable (`ALLOC_PROBE_STACK_LIMIT`, default 4096).

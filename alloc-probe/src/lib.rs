@@ -63,7 +63,7 @@ pub use measure::check_allocs;
 pub use measure::{allocs_per_run, measure, report, stats};
 pub use probe::Probe;
 pub use report::{
-    FrameReport, Report, SiteReport, StackReport, SCHEMA as REPORT_SCHEMA,
+    FrameReport, Report, SiteReport, StackReport, TrackingCost, SCHEMA as REPORT_SCHEMA,
     SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
 pub use stats::Stats;

@@ -21,7 +21,14 @@ use crate::{blocks, guard, tally};
 /// the crate docs); in `counts` mode blocks are passed through untouched.
 pub struct Probe<A: GlobalAlloc = System> {
     inner: A,
-    mode: Mode,
+    defaults: Defaults,
+}
+
+/// The settings a `Probe` was built with; the environment overrides them.
+#[derive(Clone, Copy)]
+pub(crate) struct Defaults {
+    pub mode: Mode,
+    pub sample_rate: u64,
 }
 
 impl Probe<System> {
@@ -37,7 +44,10 @@ impl<A: GlobalAlloc> Probe<A> {
     pub const fn new(inner: A) -> Probe<A> {
         Probe {
             inner,
-            mode: Mode::Full,
+            defaults: Defaults {
+                mode: Mode::Full,
+                sample_rate: 512 * 1024,
+            },
         }
     }
 
@@ -50,7 +60,14 @@ impl<A: GlobalAlloc> Probe<A> {
     /// # fn main() {}
     /// ```
     pub const fn with_mode(mut self, mode: Mode) -> Probe<A> {
-        self.mode = mode;
+        self.defaults.mode = mode;
+        self
+    }
+
+    /// The same probe with another mean number of bytes between samples in `sampled` mode
+    /// (default 524288, like Go); `ALLOC_PROBE_SAMPLE_RATE` still overrides it.
+    pub const fn with_sample_rate(mut self, bytes: u64) -> Probe<A> {
+        self.defaults.sample_rate = if bytes == 0 { 1 } else { bytes };
         self
     }
 
@@ -61,7 +78,7 @@ impl<A: GlobalAlloc> Probe<A> {
 
     #[inline(always)]
     fn counts_only(&self) -> bool {
-        config::mode_code(self.mode) == COUNTS
+        config::mode_code(self.defaults) == COUNTS
     }
 
     #[inline(always)]

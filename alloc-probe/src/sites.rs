@@ -164,6 +164,22 @@ pub(crate) fn get(id: u32) -> Option<&'static Point> {
     Some(unsafe { &*chunk.add(i % CHUNK) })
 }
 
+/// How many points exist and the memory they hold (index plus touched chunks).
+pub(crate) fn footprint() -> (u64, u64) {
+    let n = u64::from(count());
+    let chunks = n.div_ceil(CHUNK as u64);
+    let index = if TABLE.index.load(Relaxed).is_null() {
+        0
+    } else {
+        // The index is mapped lazily: count the pages a table this full touches at most.
+        (INDEX_SLOTS as u64 * 4).min(n * 4096)
+    };
+    (
+        n,
+        chunks * (CHUNK * std::mem::size_of::<Point>()) as u64 + index,
+    )
+}
+
 /// How many points exist.
 pub(crate) fn count() -> u32 {
     TABLE.count.load(Acquire)

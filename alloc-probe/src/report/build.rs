@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{FrameReport, Report, SiteReport, StackReport, SCHEMA, SCHEMA_VERSION};
+use super::{FrameReport, Report, SiteReport, StackReport, TrackingCost, SCHEMA, SCHEMA_VERSION};
 use crate::classify::{classify, verdict, Classes};
 use crate::config::{self, Mode};
 use crate::sites::{self, UNIT_FULL, UNIT_SAMPLED};
@@ -140,8 +140,10 @@ pub(crate) fn build() -> Report {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown".into());
+    let tracking = tracking_cost(mode, &stats);
     Report {
         schema: SCHEMA.to_string(),
+        tracking,
         version: SCHEMA_VERSION,
         binary,
         pid: std::process::id(),
@@ -152,5 +154,22 @@ pub(crate) fn build() -> Report {
         stats,
         sites,
         stacks,
+    }
+}
+
+fn tracking_cost(mode: Mode, stats: &crate::Stats) -> TrackingCost {
+    if mode == Mode::Counts {
+        return TrackingCost::default();
+    }
+    let header_bytes = stats.live_blocks * crate::blocks::HEADER as u64;
+    let (stacks, stack_bytes) = sites::footprint();
+    let side_bytes = crate::side::footprint() as u64;
+    let total = header_bytes + stack_bytes + side_bytes;
+    TrackingCost {
+        header_bytes,
+        stack_bytes,
+        stacks,
+        side_bytes,
+        bytes_per_live_block: total as f64 / stats.live_blocks.max(1) as f64,
     }
 }

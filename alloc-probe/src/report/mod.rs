@@ -40,10 +40,27 @@ pub struct Report {
     pub elapsed_ns: u64,
     /// Exact whole-process counters.
     pub stats: Stats,
+    /// Memory the probe itself uses to track blocks.
+    pub tracking: TrackingCost,
     /// One entry per call site, most blocks first.
     pub sites: Vec<SiteReport>,
     /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
     pub stacks: Vec<StackReport>,
+}
+
+/// Memory alloc-probe uses for tracking, beside the program's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrackingCost {
+    /// Block headers: 16 bytes per live block in the `full` and `sampled` modes.
+    pub header_bytes: u64,
+    /// Interned stacks with their counters (one per unique allocation stack).
+    pub stack_bytes: u64,
+    /// Unique stacks.
+    pub stacks: u64,
+    /// The side table of over-aligned and sampled blocks.
+    pub side_bytes: u64,
+    /// All of it divided by the live blocks.
+    pub bytes_per_live_block: f64,
 }
 
 /// What happened to the blocks allocated at one line of code.

@@ -103,6 +103,14 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             String::new()
         }
     )?;
+    if r.tracking.stacks > 0 {
+        writeln!(
+            f,
+            "  tracking memory: {} for {} unique stacks, plus a 16 B header per live block",
+            Bytes(r.tracking.stack_bytes + r.tracking.side_bytes),
+            thousands(r.tracking.stacks),
+        )?;
+    }
     if r.sites.is_empty() {
         if r.mode == "counts" {
             writeln!(
