@@ -35,8 +35,8 @@ struct Row {
     slow: bool,
 }
 
-/// The rows, in table order. The first is the baseline. Future `Probe` modes are one more
-/// entry each, e.g. `("ALLOC_PROBE_MODE", "full")`.
+/// The rows, in table order. The first is the baseline. Another `Probe` setting is one more
+/// entry with its environment, e.g. `("ALLOC_PROBE_SAMPLE_RATE", "65536")`.
 const ROWS: &[Row] = &[
     Row {
         key: "system",
@@ -70,17 +70,34 @@ const ROWS: &[Row] = &[
         key: "probe-counts",
         name: "Probe, counts",
         bin: env!("CARGO_BIN_EXE_bench-probe"),
-        env: &[("ALLOC_PROBE_MODE", "counts")],
+        env: &[("ALLOC_PROBE_MODE", "counts"), NO_REPORT],
+        slow: false,
+    },
+    Row {
+        key: "probe-sampled",
+        name: "Probe, sampled",
+        bin: env!("CARGO_BIN_EXE_bench-probe"),
+        env: &[("ALLOC_PROBE_MODE", "sampled"), NO_REPORT],
+        slow: false,
+    },
+    Row {
+        key: "probe-full",
+        name: "Probe, full",
+        bin: env!("CARGO_BIN_EXE_bench-probe"),
+        env: &[("ALLOC_PROBE_MODE", "full"), NO_REPORT],
         slow: false,
     },
     Row {
         key: "probe-jemalloc-counts",
         name: "Probe<Jemalloc>, counts",
         bin: env!("CARGO_BIN_EXE_bench-probe-jemalloc"),
-        env: &[("ALLOC_PROBE_MODE", "counts")],
+        env: &[("ALLOC_PROBE_MODE", "counts"), NO_REPORT],
         slow: false,
     },
 ];
+
+/// No report at exit: the runs are timed, not inspected.
+const NO_REPORT: (&str, &str) = ("ALLOC_PROBE_REPORT", "off");
 
 const THREADS: [usize; 2] = [1, 2];
 
@@ -115,7 +132,12 @@ fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
     if let Some(w) = work {
         cmd.arg(w.to_string());
     }
-    cmd.env_remove("ALLOC_PROBE_MODE");
+    // Only the row's own settings reach the probe.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ALLOC_PROBE_") {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in row.env {
         cmd.env(k, v);
     }

@@ -1,4 +1,5 @@
-//! Overhead bench process: the shared workload under `alloc_probe::Probe<Jemalloc>` (the driver sets `ALLOC_PROBE_MODE`).
+//! Overhead bench process: the shared workload under `alloc_probe::Probe<Jemalloc>`.
+//! The driver chooses the mode with `ALLOC_PROBE_MODE`.
 #[path = "../workload/mod.rs"]
 mod workload;
 
