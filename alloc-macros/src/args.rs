@@ -13,8 +13,8 @@ const OPTIONS: &str = "`name`, `max_allocs`, `max_bytes`, `enforce` and `skip`";
 /// a function's own.
 #[derive(Clone, Default)]
 pub(crate) struct Args {
-    /// `name = "..."`: the report name.
-    pub(crate) name: Option<LitStr>,
+    /// `name = "..."`: the report name (and the `name` key, for errors).
+    pub(crate) name: Option<(Ident, LitStr)>,
     /// `max_allocs = N`: per-call budget on allocation events.
     pub(crate) max_allocs: Option<Number>,
     /// `max_bytes = N` or `max_bytes = "64 KiB"`: per-call budget on bytes allocated.
@@ -49,8 +49,8 @@ impl Args {
     /// cannot take it.
     pub(crate) fn check_block(&self, what: &str) -> Result<()> {
         match &self.name {
-            Some(name) => Err(Error::new(
-                name.span(),
+            Some((key, _)) => Err(Error::new(
+                key.span(),
                 format!(
                     "`name` labels a single function and cannot be given on {what}; \
                      put `#[track_allocs(name = \"...\")]` on the function itself"
@@ -71,7 +71,7 @@ impl Parse for Args {
                 "name" => {
                     expect_eq(input, &key, "name = \"parse_header\"")?;
                     let name = parse_name(input, &key)?;
-                    set_once(&mut args.name, name, &key)?;
+                    set_once(&mut args.name, (key.clone(), name), &key)?;
                 }
                 "max_allocs" => {
                     expect_eq(input, &key, "max_allocs = 100")?;
@@ -114,7 +114,7 @@ impl Parse for Args {
             return Err(Error::new(
                 skip.span(),
                 format!(
-                    "`skip` leaves the function untracked, so it cannot be combined with \
+                    "`skip` turns tracking off for this item, so it cannot be combined with \
                      other options (here `{other}`); remove one of them"
                 ),
             ));
@@ -288,14 +288,30 @@ fn parse_count(input: ParseStream<'_>, key: &Ident) -> Result<Number> {
         "`{key}` expects a non-negative integer literal, e.g. `{key} = 100` \
          (constants and expressions are not supported)"
     );
-    parse_int(input, key, &expected)?.ok_or_else(|| bad_value(input, key, &expected))
+    if let Some(n) = parse_int(input, key, &expected)? {
+        return Ok(n);
+    }
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        let digits = lit.value().trim().replace('_', "");
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::new(
+                lit.span(),
+                format!(
+                    "`{key}` expects an integer literal, not a string: write `{key} = {}`",
+                    lit.value().trim()
+                ),
+            ));
+        }
+    }
+    Err(bad_value(input, key, &expected))
 }
 
 /// A byte count: an integer literal, or a string with a binary unit such as `"64 KiB"`.
 fn parse_bytes(input: ParseStream<'_>, key: &Ident) -> Result<Number> {
     let expected = format!(
         "`{key}` expects a byte count: an integer literal such as `{key} = 65_536` or a string \
-         such as `{key} = \"64 KiB\"` (units B, KiB, MiB, GiB, TiB)"
+         such as `{key} = \"64 KiB\"` (units {UNITS})"
     );
     if let Some(n) = parse_int(input, key, &expected)? {
         return Ok(n);
@@ -309,7 +325,7 @@ fn parse_bytes(input: ParseStream<'_>, key: &Ident) -> Result<Number> {
             }),
             Err(why) => Err(Error::new(
                 lit.span(),
-                format!("{why}; write e.g. `{key} = \"64 KiB\"` (units B, KiB, MiB, GiB, TiB)"),
+                format!("`{key} = {}`: {why}", lit.token()),
             )),
         };
     }
@@ -364,7 +380,11 @@ fn parse_int(input: ParseStream<'_>, key: &Ident, expected: &str) -> Result<Opti
     }
 }
 
+/// Units a `max_bytes` string may end in.
+const UNITS: &str = "B, KiB, MiB, GiB or TiB";
+
 /// `"4096"`, `"4_096 B"`, `"64 KiB"`, `"1MiB"`: a whole number and an optional binary unit.
+/// The error says what is wrong and what to write instead.
 fn byte_size(text: &str) -> std::result::Result<u64, String> {
     let text = text.trim();
     let digits_end = text
@@ -374,7 +394,14 @@ fn byte_size(text: &str) -> std::result::Result<u64, String> {
     let number = number.replace('_', "");
     if number.is_empty() {
         return Err(format!(
-            "`\"{text}\"` is not a byte count: it must start with a whole number"
+            "not a byte count; write a whole number and an optional unit ({UNITS}), \
+             e.g. `\"64 KiB\"`"
+        ));
+    }
+    if unit.starts_with(['.', ',']) {
+        return Err(format!(
+            "byte counts are whole numbers; use a smaller unit, e.g. `\"1536 KiB\"` \
+             rather than `\"1.5 MiB\"`"
         ));
     }
     let unit = unit.trim();
@@ -393,19 +420,16 @@ fn byte_size(text: &str) -> std::result::Result<u64, String> {
                 "b" | "bytes" => " (did you mean `B`?)",
                 _ => "",
             };
-            return Err(format!("unknown unit `{unit}` in `\"{text}\"`{hint}"));
+            return Err(format!(
+                "unknown unit `{unit}`{hint}; the units are {UNITS} (powers of 1024)"
+            ));
         }
     };
     number
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| {
-            format!(
-                "`\"{text}\"` does not fit in a u64 (at most {} bytes)",
-                u64::MAX
-            )
-        })
+        .ok_or_else(|| format!("does not fit in a u64 (at most {} bytes)", u64::MAX))
 }
 
 #[cfg(test)]
@@ -427,7 +451,7 @@ mod tests {
     fn all_options() {
         let a = parse(r#"name = "x", max_allocs = 1_000, max_bytes = "64 KiB", enforce = true,"#)
             .unwrap();
-        assert_eq!(a.name.unwrap().value(), "x");
+        assert_eq!(a.name.unwrap().1.value(), "x");
         assert_eq!(a.max_allocs.unwrap().value, 1000);
         assert_eq!(a.max_bytes.unwrap().value, 65536);
         assert!(a.enforce.unwrap().value);

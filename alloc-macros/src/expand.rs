@@ -92,7 +92,11 @@ impl Walker {
                 self.error(e);
             }
         }
-        if args.skip.is_some() {
+        let supported = matches!(
+            item,
+            Item::Fn(_) | Item::Impl(_) | Item::Trait(_) | Item::Mod(_)
+        );
+        if args.skip.is_some() && supported {
             return;
         }
         match item {
@@ -200,11 +204,16 @@ impl Walker {
             match item {
                 TraitItem::Fn(f) => match &mut f.default {
                     Some(block) => self.nested_fn(&mut f.attrs, &f.sig, block, args),
-                    None => self.reject_attr(
-                        &mut f.attrs,
-                        "a trait method without a default body (put it on the method in each \
-                         `impl` instead)",
-                    ),
+                    None => {
+                        if let Some(attr) = f.attrs.iter().find(|a| is_track_allocs(a)) {
+                            self.error(Error::new_spanned(
+                                attr,
+                                "`#[track_allocs]` needs a function body, and this trait method \
+                                 has none; put the attribute on the method in each `impl` instead",
+                            ));
+                            f.attrs.retain(|a| !is_track_allocs(a));
+                        }
+                    }
                 },
                 TraitItem::Const(c) => self.reject_attr(&mut c.attrs, "an associated const"),
                 TraitItem::Type(t) => self.reject_attr(&mut t.attrs, "an associated type"),
@@ -502,7 +511,7 @@ fn fake_return(ty: &Type) -> TokenStream {
 /// name gives the function's full path.
 fn fn_info(sig: &Signature, args: &Args, sites: &[Site]) -> TokenStream {
     let name = match &args.name {
-        Some(name) => name.clone(),
+        Some((_, name)) => name.clone(),
         None => LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span()),
     };
     let line = position(sig.ident.span(), sig.ident.span().start().line, "line");
