@@ -365,6 +365,11 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize) -> (Header, u64) {
     let invocation = local.scopes.current();
     if invocation != 0 {
         c.scoped.fetch_add(w, Relaxed);
+        let f = local.scopes.frames[local.scopes.depth - 1].index + 1;
+        if c.function.load(Relaxed) != f {
+            c.function.store(f, Relaxed);
+        }
+        local.scopes.note_point(id);
     }
     let h = Header {
         point: id,
@@ -434,11 +439,13 @@ fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64) {
     }
     let small = h.flags & F_GROWN == 0 && n <= config::stack_limit();
     if h.invocation != 0 {
-        if local.scopes.find(h.invocation).is_some() {
+        if let Some(f) = local.scopes.find(h.invocation) {
             c.scoped_in_call.fetch_add(w, Relaxed);
             if small {
                 c.scoped_small_in_call.fetch_add(w, Relaxed);
             }
+            let (t, owned) = crate::functions::tally(Some(&slot.fns), f.index);
+            t.add_class(w, small, owned);
         }
         return;
     }

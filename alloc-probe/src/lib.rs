@@ -38,6 +38,7 @@ mod blocks;
 mod classify;
 mod clock;
 mod config;
+mod functions;
 mod guard;
 mod hooks;
 #[cfg(feature = "jemalloc")]
@@ -63,8 +64,8 @@ pub use measure::check_allocs;
 pub use measure::{allocs_per_run, measure, report, stats};
 pub use probe::Probe;
 pub use report::{
-    FrameReport, Report, SiteReport, StackReport, TrackingCost, SCHEMA as REPORT_SCHEMA,
-    SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
+    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost,
+    SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
 pub use stats::Stats;
 

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use crate::scope::ScopeStack;
 use crate::stack::{self, Captured};
 
+// A `Local` starts as zeroed memory in a new slot (see `tally::new_slot`), then `start`.
+
 /// State the allocator path needs about its own thread.
 pub(crate) struct Local {
     /// Stack bounds, for safe frame walking and frame-liveness tests.
@@ -27,24 +29,13 @@ pub(crate) struct Local {
 static SERIALS: AtomicU32 = AtomicU32::new(1);
 
 impl Local {
-    pub(crate) const fn new() -> Local {
-        Local {
-            lo: 0,
-            hi: 0,
-            serial: 0,
-            last_alloc: 0,
-            sample_left: 0.0,
-            rng: 0,
-            scopes: ScopeStack::new(),
-            cap: Captured::new(),
-        }
-    }
-
     /// Sets the state up for the thread that now owns the slot.
     pub(crate) fn start(&mut self) {
         let (lo, hi) = stack::thread_bounds();
         let serial = SERIALS.fetch_add(1, Relaxed) & 0xFF_FFFF;
-        *self = Local::new();
+        // Reset field by field: a whole new `Local` is too large to build on a small stack.
+        self.last_alloc = 0;
+        self.scopes.reset();
         self.lo = lo;
         self.hi = hi;
         self.serial = serial;

@@ -6,7 +6,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
+
+use crate::functions::{self, CallFigures};
+use crate::tally::{self, Slot};
+use crate::{clock, guard};
 
 /// A source expression the macro found in a tracked body that may allocate.
 #[derive(Debug)]
@@ -43,67 +48,69 @@ pub struct FnInfo {
     pub enforce: bool,
 }
 
-/// Ends a tracked call when dropped, also during unwinding.
-pub struct ScopeGuard {
-    _info: &'static FnInfo,
-}
-
-/// Opens a tracked call of `info` on this thread.
-pub fn enter(info: &'static FnInfo) -> ScopeGuard {
-    ScopeGuard { _info: info }
-}
-
-/// A future whose every poll runs inside the tracked call of `info`.
-pub struct Instrumented<F> {
-    _info: &'static FnInfo,
-    fut: F,
-}
-
-/// Wraps an `async fn` body.
-pub fn instrument<F: Future>(info: &'static FnInfo, fut: F) -> Instrumented<F> {
-    Instrumented { _info: info, fut }
-}
-
-impl<F: Future> Future for Instrumented<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned: it is never moved out of `self`.
-        let fut = unsafe { self.map_unchecked_mut(|s| &mut s.fut) };
-        fut.poll(cx)
-    }
-}
-
 /// Most tracked calls nested on one thread that get their own scope; deeper ones (deep
-/// recursion) are counted in the deepest scope.
+/// recursion) are counted as calls, and their allocations go to the deepest scope.
 pub(crate) const MAX_DEPTH: usize = 64;
+/// Allocation stacks remembered per budgeted call, for the message when it goes over.
+const BUDGET_POINTS: usize = 16;
 
+/// One running tracked call.
 #[derive(Clone, Copy)]
 pub(crate) struct Frame {
-    pub info: *const FnInfo,
+    pub index: u32,
     pub invocation: u32,
+    start_allocs: u64,
+    start_reallocs: u64,
+    start_bytes: u64,
+    /// Inclusive figures of finished direct children, to subtract for the exclusive ones.
+    child_allocs: u64,
+    child_reallocs: u64,
+    child_bytes: u64,
+    start_ticks: u64,
+    start_net: u64,
+    saved_peak: u64,
+    /// Whether this scope starts a call (false for an async call's later polls).
+    count_call: bool,
+    /// Whether the call has a budget, and the stacks of the allocations it made.
+    budgeted: bool,
+    points: [u32; BUDGET_POINTS],
+    npoints: u32,
 }
+
+const EMPTY_FRAME: Frame = Frame {
+    index: 0,
+    invocation: 0,
+    start_allocs: 0,
+    start_reallocs: 0,
+    start_bytes: 0,
+    child_allocs: 0,
+    child_reallocs: 0,
+    child_bytes: 0,
+    start_ticks: 0,
+    start_net: 0,
+    saved_peak: 0,
+    count_call: false,
+    budgeted: false,
+    points: [0; BUDGET_POINTS],
+    npoints: 0,
+};
 
 /// The tracked calls running on one thread, innermost last.
 pub(crate) struct ScopeStack {
     pub depth: usize,
     /// Calls past `MAX_DEPTH`, which share the deepest frame.
     pub overflow: usize,
+    /// Running calls with a budget.
+    budgeted: usize,
     next_invocation: u32,
     pub frames: [Frame; MAX_DEPTH],
 }
 
 impl ScopeStack {
-    pub(crate) const fn new() -> ScopeStack {
-        ScopeStack {
-            depth: 0,
-            overflow: 0,
-            next_invocation: 0,
-            frames: [Frame {
-                info: std::ptr::null(),
-                invocation: 0,
-            }; MAX_DEPTH],
-        }
+    pub(crate) fn reset(&mut self) {
+        self.depth = 0;
+        self.overflow = 0;
+        self.budgeted = 0;
     }
 
     /// The invocation number of the innermost running tracked call, or 0.
@@ -125,12 +132,315 @@ impl ScopeStack {
             .find(|f| f.invocation == invocation)
     }
 
+    /// Remembers an allocation's stack in every running budgeted call.
+    #[inline]
+    pub(crate) fn note_point(&mut self, point: u32) {
+        if self.budgeted == 0 {
+            return;
+        }
+        for f in self.frames[..self.depth].iter_mut().filter(|f| f.budgeted) {
+            if (f.npoints as usize) < BUDGET_POINTS {
+                f.points[f.npoints as usize] = point;
+            }
+            f.npoints = f.npoints.saturating_add(1);
+        }
+    }
+
     /// A fresh invocation number: 24 bits, never 0.
-    pub(crate) fn next_invocation(&mut self) -> u32 {
+    fn next_invocation(&mut self) -> u32 {
         self.next_invocation = (self.next_invocation + 1) & 0xFF_FFFF;
         if self.next_invocation == 0 {
             self.next_invocation = 1;
         }
         self.next_invocation
+    }
+}
+
+/// What a finished scope measured, inclusive of callees.
+#[derive(Default)]
+struct Finished {
+    allocs: u64,
+    reallocs: u64,
+    bytes: u64,
+    points: [u32; BUDGET_POINTS],
+    npoints: u32,
+}
+
+/// What `push` did.
+enum Pushed {
+    /// A scope with this invocation number.
+    Frame(u32),
+    /// Past the depth limit: counted as a call, no scope; `pop` still undoes it.
+    Overflow,
+    /// Not tracked at all (more functions than the registry holds).
+    No,
+}
+
+/// Pushes a scope for `info` on this thread. `invocation` continues an earlier one (an async
+/// call's later poll); `count_call` says whether this is a new call.
+fn push(slot: &Slot, info: &'static FnInfo, invocation: Option<u32>, count_call: bool) -> Pushed {
+    let Some(index) = functions::index(info) else {
+        return Pushed::No;
+    };
+    // SAFETY: called from user code, not from inside the allocator; nothing here allocates.
+    let local = unsafe { slot.local() };
+    let s = &mut local.scopes;
+    if s.depth == MAX_DEPTH {
+        s.overflow += 1;
+        if count_call {
+            let (t, owned) = functions::tally(Some(&slot.fns), index);
+            t.add(
+                &CallFigures {
+                    calls: 1,
+                    ..CallFigures::default()
+                },
+                owned,
+            );
+        }
+        return Pushed::Overflow;
+    }
+    let invocation = invocation.unwrap_or_else(|| s.next_invocation());
+    let c = slot.snapshot();
+    let peak = tally::peak_mark(slot);
+    let net = slot.net();
+    let budgeted = info.max_allocs.is_some() || info.max_bytes.is_some();
+    let f = &mut s.frames[s.depth];
+    *f = Frame {
+        index,
+        invocation,
+        start_allocs: c.allocs,
+        start_reallocs: c.reallocs,
+        start_bytes: c.bytes_allocated,
+        start_ticks: clock::ticks(),
+        start_net: net,
+        saved_peak: peak.load(Relaxed),
+        count_call,
+        budgeted,
+        npoints: 0,
+        ..EMPTY_FRAME
+    };
+    peak.store(net, Relaxed);
+    s.depth += 1;
+    if budgeted {
+        s.budgeted += 1;
+    }
+    Pushed::Frame(invocation)
+}
+
+/// Pops the innermost scope and adds its figures to its function.
+fn pop(slot: &Slot) -> Finished {
+    // SAFETY: as in `push`.
+    let local = unsafe { slot.local() };
+    let s = &mut local.scopes;
+    if s.overflow > 0 {
+        s.overflow -= 1;
+        return Finished::default();
+    }
+    if s.depth == 0 {
+        return Finished::default();
+    }
+    s.depth -= 1;
+    let f = s.frames[s.depth];
+    if f.budgeted {
+        s.budgeted -= 1;
+    }
+    let c = slot.snapshot();
+    let incl_allocs = c.allocs.wrapping_sub(f.start_allocs);
+    let incl_reallocs = c.reallocs.wrapping_sub(f.start_reallocs);
+    let incl_bytes = c.bytes_allocated.wrapping_sub(f.start_bytes);
+    if s.depth > 0 {
+        let parent = &mut s.frames[s.depth - 1];
+        parent.child_allocs += incl_allocs;
+        parent.child_reallocs += incl_reallocs;
+        parent.child_bytes += incl_bytes;
+    }
+    let peak = tally::peak_mark(slot);
+    let high = peak.load(Relaxed);
+    let max_live = high.wrapping_sub(f.start_net);
+    if (f.saved_peak as i64) > (high as i64) {
+        peak.store(f.saved_peak, Relaxed);
+    }
+    let figures = CallFigures {
+        calls: u64::from(f.count_call),
+        allocs: incl_allocs - f.child_allocs.min(incl_allocs),
+        reallocs: incl_reallocs - f.child_reallocs.min(incl_reallocs),
+        bytes: incl_bytes - f.child_bytes.min(incl_bytes),
+        incl_allocs,
+        incl_reallocs,
+        incl_bytes,
+        ticks: clock::ticks().wrapping_sub(f.start_ticks),
+        max_live: if (max_live as i64) < 0 { 0 } else { max_live },
+    };
+    let (t, owned) = functions::tally(Some(&slot.fns), f.index);
+    t.add(&figures, owned);
+    Finished {
+        allocs: incl_allocs,
+        reallocs: incl_reallocs,
+        bytes: incl_bytes,
+        points: f.points,
+        npoints: f.npoints,
+    }
+}
+
+/// Ends a tracked call when dropped, also during unwinding.
+pub struct ScopeGuard {
+    info: &'static FnInfo,
+    slot: Option<&'static Slot>,
+}
+
+/// Opens a tracked call of `info` on this thread.
+#[inline]
+pub fn enter(info: &'static FnInfo) -> ScopeGuard {
+    let slot = tally::slot().filter(|s| !matches!(push(s, info, None, true), Pushed::No));
+    ScopeGuard { info, slot }
+}
+
+impl Drop for ScopeGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let Some(slot) = self.slot else { return };
+        let done = pop(slot);
+        check_budget(self.info, &done);
+    }
+}
+
+/// Panics, after the call, when it went over its budget (unless unwinding already).
+fn check_budget(info: &'static FnInfo, done: &Finished) {
+    if !info.enforce || std::thread::panicking() {
+        return;
+    }
+    let events = done.allocs + done.reallocs;
+    let over_allocs = info.max_allocs.filter(|&m| events > m);
+    let over_bytes = info.max_bytes.filter(|&m| done.bytes > m);
+    if over_allocs.is_none() && over_bytes.is_none() {
+        return;
+    }
+    let msg = {
+        let _ignore = guard::Ignore::new();
+        budget_message(info, done, over_allocs, over_bytes)
+    };
+    panic!("{msg}");
+}
+
+#[cold]
+fn budget_message(
+    info: &'static FnInfo,
+    done: &Finished,
+    over_allocs: Option<u64>,
+    over_bytes: Option<u64>,
+) -> String {
+    use std::fmt::Write;
+    let events = done.allocs + done.reallocs;
+    let mut m = format!(
+        "alloc-probe: `{}` ({}:{}) went over its budget:",
+        info.name, info.file, info.line
+    );
+    if let Some(max) = over_allocs {
+        let _ = write!(
+            m,
+            " {events} allocations in one call (max_allocs = {max}; {} allocs + {} reallocs, callees included)",
+            done.allocs, done.reallocs
+        );
+    }
+    if let Some(max) = over_bytes {
+        if over_allocs.is_some() {
+            m.push(';');
+        }
+        let _ = write!(m, " {} bytes in one call (max_bytes = {max})", done.bytes);
+    }
+    let sites = crate::report::build::sites_of_points(
+        &done.points[..(done.npoints as usize).min(BUDGET_POINTS)],
+    );
+    if sites.is_empty() {
+        m.push_str("\n  (allocation sites are recorded in the full and sampled modes)");
+    } else {
+        m.push_str("\n  allocations in that call:");
+        for s in &sites {
+            let _ = write!(m, "\n    {s}");
+        }
+        if done.npoints as usize > BUDGET_POINTS {
+            let _ = write!(
+                m,
+                "\n    ... and {} more",
+                done.npoints as usize - BUDGET_POINTS
+            );
+        }
+    }
+    m
+}
+
+/// A future whose every poll runs inside the tracked call of `info`.
+pub struct Instrumented<F> {
+    info: &'static FnInfo,
+    /// The thread serial and invocation of the last poll: a later poll on the same thread
+    /// continues the same invocation, so blocks freed across an `.await` match it.
+    last: Option<(u32, u32)>,
+    started: bool,
+    totals: Finished,
+    fut: F,
+}
+
+/// Wraps an `async fn` body.
+pub fn instrument<F: Future>(info: &'static FnInfo, fut: F) -> Instrumented<F> {
+    Instrumented {
+        info,
+        last: None,
+        started: false,
+        totals: Finished::default(),
+        fut,
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of `self`, and the other
+        // fields are never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let slot = tally::slot();
+        let mut pushed = false;
+        if let Some(slot) = slot {
+            // SAFETY: user code, not the allocator; a short read of this thread's serial.
+            let serial = unsafe { slot.local() }.serial;
+            let again = this.last.filter(|&(s, _)| s == serial).map(|(_, i)| i);
+            match push(slot, this.info, again, !this.started) {
+                Pushed::Frame(inv) => {
+                    this.last = Some((serial, inv));
+                    pushed = true;
+                }
+                Pushed::Overflow => pushed = true,
+                Pushed::No => {}
+            }
+            this.started = true;
+        }
+        // SAFETY: see above.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        // Pop even if the poll panics.
+        struct PopOnDrop<'a>(Option<&'static Slot>, &'a mut Finished);
+        impl Drop for PopOnDrop<'_> {
+            fn drop(&mut self) {
+                if let Some(slot) = self.0 {
+                    let done = pop(slot);
+                    self.1.allocs += done.allocs;
+                    self.1.reallocs += done.reallocs;
+                    self.1.bytes += done.bytes;
+                    for &p in &done.points[..(done.npoints as usize).min(BUDGET_POINTS)] {
+                        let n = self.1.npoints as usize;
+                        if n < BUDGET_POINTS {
+                            self.1.points[n] = p;
+                        }
+                        self.1.npoints = self.1.npoints.saturating_add(1);
+                    }
+                }
+            }
+        }
+        let popper = PopOnDrop(slot.filter(|_| pushed), &mut this.totals);
+        let r = fut.poll(cx);
+        drop(popper);
+        if r.is_ready() {
+            check_budget(this.info, &this.totals);
+        }
+        r
     }
 }

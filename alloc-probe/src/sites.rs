@@ -68,6 +68,8 @@ pub(crate) struct PointCounters {
     /// ones never grown and within the stack limit.
     pub scoped_in_call: AtomicU64,
     pub scoped_small_in_call: AtomicU64,
+    /// The innermost tracked function its blocks were allocated in (index + 1), or 0.
+    pub function: AtomicU32,
 }
 
 /// One interned stack and its counters.

@@ -19,6 +19,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
+use crate::functions::{Tally, LOCAL_FNS};
 use crate::local::Local;
 use crate::stats::Stats;
 
@@ -37,6 +38,8 @@ pub(crate) struct Slot {
     next: *const Slot,
     /// Tracking state; only the owning thread touches it.
     local: UnsafeCell<Local>,
+    /// Tracked functions' counters on this thread (see `functions`).
+    pub(crate) fns: [Tally; LOCAL_FNS],
 }
 
 // SAFETY: the counters are atomics; `next` is written once before the slot is published;
@@ -63,7 +66,7 @@ impl Slot {
     }
 
     #[inline(always)]
-    fn net(&self) -> u64 {
+    pub(crate) fn net(&self) -> u64 {
         self.bytes_allocated
             .load(Relaxed)
             .wrapping_sub(self.bytes_deallocated.load(Relaxed))
@@ -77,7 +80,7 @@ impl Slot {
         }
     }
 
-    fn snapshot(&self) -> Counters {
+    pub(crate) fn snapshot(&self) -> Counters {
         Counters {
             allocs: self.allocs.load(Relaxed),
             deallocs: self.deallocs.load(Relaxed),
@@ -250,30 +253,22 @@ fn reuse_slot() -> Option<&'static Slot> {
 fn new_slot() -> Option<&'static Slot> {
     let layout = Layout::new::<Slot>();
     // SAFETY: Slot has a non-zero size. `System` is not the global allocator, so this does
-    // not recurse into `Probe`.
-    let p = unsafe { System.alloc(layout) } as *mut Slot;
+    // not recurse into `Probe`. The slot is built in place: it is large (per-thread tables),
+    // too large to assemble on a small thread stack.
+    let p = unsafe { System.alloc_zeroed(layout) } as *mut Slot;
     if p.is_null() {
         return None;
     }
+    // SAFETY: all-zero bytes are a valid Slot (atomics, integers, null pointers, 0.0); nobody
+    // else sees it until the compare-exchange below publishes it.
+    unsafe {
+        (*p).in_use = AtomicBool::new(true);
+        (*p).local.get_mut().start();
+    }
     let mut head = SLOTS.load(Acquire);
     loop {
-        // SAFETY: `p` is a fresh, suitably aligned allocation for a Slot; nobody else sees it
-        // until the compare-exchange below publishes it.
-        unsafe {
-            p.write(Slot {
-                allocs: AtomicU64::new(0),
-                deallocs: AtomicU64::new(0),
-                reallocs: AtomicU64::new(0),
-                bytes_allocated: AtomicU64::new(0),
-                bytes_deallocated: AtomicU64::new(0),
-                failed: AtomicU64::new(0),
-                peak_net: AtomicU64::new(0),
-                in_use: AtomicBool::new(true),
-                next: head,
-                local: UnsafeCell::new(Local::new()),
-            });
-            (*p).local.get_mut().start();
-        };
+        // SAFETY: still unpublished, so ours alone.
+        unsafe { (*p).next = head };
         match SLOTS.compare_exchange_weak(head, p, AcqRel, Acquire) {
             // SAFETY: published and never freed.
             Ok(_) => return Some(unsafe { &*p }),
@@ -381,6 +376,25 @@ pub(crate) fn on_failed() {
             FALLBACK.failed.fetch_add(1, Relaxed);
         }
     }
+}
+
+/// Every slot ever made (in use or not).
+pub(crate) fn slots() -> impl Iterator<Item = &'static Slot> {
+    let mut p = SLOTS.load(Acquire) as *const Slot;
+    std::iter::from_fn(move || {
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: slots in the list are never freed.
+        let s = unsafe { &*p };
+        p = s.next;
+        Some(s)
+    })
+}
+
+/// The peak mark `measure` and tracked calls use: this slot's highest net live bytes.
+pub(crate) fn peak_mark(s: &Slot) -> &AtomicU64 {
+    &s.peak_net
 }
 
 /// Whole-process totals: every slot plus the fallback counters.

@@ -44,6 +44,9 @@ pub struct Report {
     pub tracking: TrackingCost,
     /// One entry per call site, most blocks first.
     pub sites: Vec<SiteReport>,
+    /// One entry per `#[track_allocs]` function that was called, most allocations first.
+    #[serde(default)]
+    pub functions: Vec<FunctionReport>,
     /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
     pub stacks: Vec<StackReport>,
 }
@@ -115,6 +118,94 @@ pub struct SiteReport {
     pub verdict: String,
 }
 
+/// What one `#[track_allocs]` function allocated.
+///
+/// An allocation belongs to the innermost tracked call running on its thread: `allocs`,
+/// `bytes` and `reallocs` are this function's own (exclusive); the `inclusive_*` figures add
+/// its callees'. `allocs_per_call` and `bytes_per_call` are inclusive, like Go's `allocs/op`
+/// and `B/op`, and like the budgets. Counts are exact in every mode; the classes need the
+/// `full` mode (estimates in `sampled`, zero in `counts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionReport {
+    /// The report name (`name = "..."`, or the function's identifier).
+    pub name: String,
+    /// The function's full path, e.g. `mycrate::parse::Parser::parse_line`.
+    pub path: String,
+    /// Where it is defined.
+    pub file: String,
+    /// Line of its signature.
+    pub line: u32,
+    /// Completed or running calls.
+    pub calls: u64,
+    /// Blocks allocated while it was the innermost tracked call.
+    pub allocs: u64,
+    /// Bytes allocated so, reallocs' new sizes included.
+    pub bytes: u64,
+    /// Reallocations so.
+    pub reallocs: u64,
+    /// Of its blocks, freed on the same thread before the call that allocated them returned.
+    pub non_escaping: u64,
+    /// Non-escaping, never grown, within the stack limit.
+    pub stack_avoidable: u64,
+    /// The rest of its blocks.
+    pub escaped: u64,
+    /// Blocks allocated during its calls, callees included.
+    pub inclusive_allocs: u64,
+    /// Reallocations during its calls, callees included.
+    pub inclusive_reallocs: u64,
+    /// Bytes allocated during its calls, callees included.
+    pub inclusive_bytes: u64,
+    /// Allocation events (allocs + reallocs) per call, callees included.
+    pub allocs_per_call: f64,
+    /// Bytes per call, callees included.
+    pub bytes_per_call: f64,
+    /// The most bytes its thread held live at once within one call, above the call's start.
+    pub max_live_bytes: u64,
+    /// Wall time per call, in nanoseconds (async calls: time spent in polls).
+    pub ns_per_call: f64,
+    /// Its per-call budgets.
+    pub max_allocs: Option<u64>,
+    /// Its per-call byte budget.
+    pub max_bytes: Option<u64>,
+    /// The lines in it that allocated, most blocks first.
+    pub sites: Vec<FunctionSite>,
+}
+
+/// One allocating line inside a tracked function, joined with the expression the macro found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSite {
+    /// Source file.
+    pub file: String,
+    /// Line.
+    pub line: u32,
+    /// The function the line is in (a closure inside the tracked function shows as such).
+    pub function: String,
+    /// Blocks born here.
+    pub allocs: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Reallocs.
+    pub reallocs: u64,
+    /// Non-escaping blocks.
+    pub non_escaping: u64,
+    /// Stack-avoidable blocks.
+    pub stack_avoidable: u64,
+    /// Escaped blocks.
+    pub escaped: u64,
+    /// Temporaries.
+    pub temporary: u64,
+    /// Verdict kind, as in [`SiteReport`].
+    pub verdict_kind: String,
+    /// Verdict with its reason.
+    pub verdict: String,
+    /// The allocating expression's source text, when the macro's scan found one on this line.
+    pub expr: Option<String>,
+    /// Its kind (`Box::new`, `format!`, `clone`, ...).
+    pub kind: Option<String>,
+    /// Its column.
+    pub column: Option<u32>,
+}
+
 /// One logical frame of a stack.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FrameReport {
@@ -169,6 +260,22 @@ impl Report {
         self.sites
             .iter()
             .find(|s| s.line == line && (s.file.ends_with(file) || file.ends_with(&s.file)))
+    }
+
+    /// The tracked function with this name: its report name, its identifier, or any
+    /// `::`-separated suffix of its full path (`"parse_line"`, `"Parser::parse_line"`,
+    /// `"mycrate::parse::Parser::parse_line"`).
+    pub fn function(&self, name: &str) -> Option<&FunctionReport> {
+        self.functions.iter().find(|f| f.name == name).or_else(|| {
+            let want = format!("::{name}");
+            self.functions.iter().find(|f| {
+                let simple = crate::report::build::simplify_path(&f.path);
+                simple == name
+                    || simple.ends_with(&want)
+                    || f.path == name
+                    || f.path.ends_with(&want)
+            })
+        })
     }
 
     /// Writes the JSON report (schema [`SCHEMA`], version [`SCHEMA_VERSION`]).

@@ -64,7 +64,7 @@ fn site_rows(f: &mut impl Write, sites: &[&SiteReport]) -> fmt::Result {
             Bytes(s.bytes).to_string(),
             pct(s.non_escaping, s.allocs),
             pct(s.stack_avoidable, s.allocs),
-            pct(s.temporary, s.allocs),
+            thousands(s.temporary),
             place(s)
         )?;
     }
