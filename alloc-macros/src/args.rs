@@ -399,10 +399,11 @@ fn byte_size(text: &str) -> std::result::Result<u64, String> {
         ));
     }
     if unit.starts_with(['.', ',']) {
-        return Err(format!(
+        return Err(
             "byte counts are whole numbers; use a smaller unit, e.g. `\"1536 KiB\"` \
-             rather than `\"1.5 MiB\"`"
-        ));
+                    rather than `\"1.5 MiB\"`"
+                .to_string(),
+        );
     }
     let unit = unit.trim();
     let scale: u64 = match unit {
