@@ -162,6 +162,8 @@ static PEAK: Line = Line(AtomicU64::new(0));
 /// How many times a new peak was reached; program points use it to keep their live bytes at
 /// the peak (see `sites`).
 pub(crate) static PEAK_EPOCH: AtomicU64 = AtomicU64::new(0);
+/// When the latest peak was reached, in clock ticks.
+pub(crate) static PEAK_TICKS: AtomicU64 = AtomicU64::new(0);
 
 static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
 /// Set once any `Probe` has counted an allocation: the API checks it to fail loudly when
@@ -282,6 +284,7 @@ fn live_grow(n: u64) {
     let now = LIVE.0.fetch_add(n, Relaxed).wrapping_add(n);
     if now > PEAK.0.load(Relaxed) && PEAK.0.fetch_max(now, Relaxed) < now {
         PEAK_EPOCH.fetch_add(1, Relaxed);
+        PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
     }
 }
 

@@ -143,6 +143,7 @@ pub(crate) fn build() -> Report {
         sample_rate: (mode == Mode::Sampled).then(config::sample_rate),
         stack_limit,
         elapsed_ns: clock::ticks_to_ns(clock::ticks(), rate),
+        peak_ns: clock::ticks_to_ns(crate::tally::PEAK_TICKS.load(Relaxed), rate),
         stats,
         sites,
         functions,

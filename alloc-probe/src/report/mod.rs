@@ -38,6 +38,9 @@ pub struct Report {
     pub stack_limit: u64,
     /// Nanoseconds since the probe started.
     pub elapsed_ns: u64,
+    /// When the process reached its peak of live bytes, in nanoseconds since the start.
+    #[serde(default)]
+    pub peak_ns: u64,
     /// Exact whole-process counters.
     pub stats: Stats,
     /// Memory the probe itself uses to track blocks.
