@@ -58,5 +58,5 @@ pub(crate) fn ns_per_tick() -> f64 {
 
 /// Nanoseconds since `init` for a tick value.
 pub(crate) fn ticks_to_ns(t: u64, rate: f64) -> u64 {
-    (t.wrapping_sub(start().1) as f64 * rate) as u64
+    (t.saturating_sub(start().1) as f64 * rate) as u64
 }
