@@ -284,6 +284,7 @@ fn async_calls_span_their_awaits_and_exclude_other_tasks() {
     assert_eq!(poll_once(a.as_mut()), Poll::Ready(10));
     assert_eq!(poll_once(b.as_mut()), Poll::Ready(20));
     let f = function("async_work");
+    assert_eq!(f.path, "track_allocs::async_work");
     assert_eq!(f.calls, 2);
     assert_eq!((f.allocs, f.bytes), (4, 60));
     // `before` is freed in its own invocation after the await, `after` before the end.

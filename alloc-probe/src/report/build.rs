@@ -311,8 +311,11 @@ fn functions_report(
         let mut sites = fn_sites.remove(&idx).unwrap_or_default();
         sites.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(a.line.cmp(&b.line)));
         let path = (info.path)();
+        // The macro's marker fn sits in the function; an async fn's body is a closure.
+        let path = path.strip_suffix("::__alloc_probe_here").unwrap_or(path);
         let path = path
-            .strip_suffix("::__alloc_probe_here")
+            .strip_suffix("::{{closure}}")
+            .or_else(|| path.strip_suffix("::{closure#0}"))
             .unwrap_or(path)
             .to_string();
         let non_escaping = ((t.non_escaping + unit / 2) / unit).min(t.allocs);
