@@ -54,9 +54,16 @@ pub(crate) const COUNTS: u8 = 3;
 static MODE: AtomicU8 = AtomicU8::new(UNSET);
 static STACK_LIMIT: AtomicU64 = AtomicU64::new(4096);
 static SAMPLE_RATE: AtomicU64 = AtomicU64::new(512 * 1024);
+static INNER_IS_JEMALLOC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the `Probe` wraps jemalloc, so jemalloc's own figures describe our heap.
+#[allow(dead_code)] // only read with the `jemalloc` feature
+pub(crate) fn inner_is_jemalloc() -> bool {
+    INNER_IS_JEMALLOC.load(Relaxed)
+}
 
 /// The value of an environment variable, borrowed from the environment block.
-fn env(name: &CStr) -> Option<&'static [u8]> {
+pub(crate) fn env(name: &CStr) -> Option<&'static [u8]> {
     // SAFETY: `name` is NUL-terminated; getenv returns null or a NUL-terminated string in the
     // environment block, which lives as long as nobody calls setenv on that name.
     unsafe {
@@ -119,6 +126,7 @@ pub(crate) fn init(defaults: Defaults) -> u8 {
     }
     let default = defaults.mode;
     SAMPLE_RATE.store(defaults.sample_rate, Relaxed);
+    INNER_IS_JEMALLOC.store((defaults.inner_name)().contains("Jemalloc"), Relaxed);
     let mode = match env(c"ALLOC_PROBE_MODE") {
         None | Some(b"") => default,
         Some(v) => Mode::from_bytes(v).unwrap_or_else(|| {

@@ -22,6 +22,7 @@ pub(crate) fn install() {
         libc::atexit(at_exit);
         libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
     }
+    crate::trace::start(crate::config::env(c"ALLOC_PROBE_TRACE"));
 }
 
 extern "C" fn before_fork() {

@@ -54,6 +54,7 @@ mod stack;
 mod stats;
 mod symbolize;
 mod tally;
+mod trace;
 mod units;
 
 pub use config::{mode, Mode};

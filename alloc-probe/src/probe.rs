@@ -29,6 +29,8 @@ pub struct Probe<A: GlobalAlloc = System> {
 pub(crate) struct Defaults {
     pub mode: Mode,
     pub sample_rate: u64,
+    /// The inner allocator's type name, to tell whether jemalloc's figures are ours.
+    pub inner_name: fn() -> &'static str,
 }
 
 impl Probe<System> {
@@ -47,6 +49,7 @@ impl<A: GlobalAlloc> Probe<A> {
             defaults: Defaults {
                 mode: Mode::Full,
                 sample_rate: 512 * 1024,
+                inner_name: std::any::type_name::<A>,
             },
         }
     }
