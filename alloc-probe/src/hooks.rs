@@ -9,6 +9,13 @@ use crate::report::text::Detail;
 use crate::{clock, side, sites};
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+static EXIT_REPORT: AtomicBool = AtomicBool::new(true);
+
+/// Turns the report at exit on or off (it is on unless `ALLOC_PROBE_REPORT=off`). A program
+/// that prints and writes its own report turns it off.
+pub fn set_exit_report(on: bool) {
+    EXIT_REPORT.store(on, Relaxed);
+}
 
 /// Installs the hooks once. Runs in the allocator path: nothing here allocates through us
 /// (`atexit` and `pthread_atfork` may use libc's own malloc).
@@ -70,6 +77,9 @@ extern "C" fn at_exit() {
     // Never let a panic cross into C.
     let _ = std::panic::catch_unwind(|| {
         let _ignore = crate::guard::Ignore::new();
+        if !EXIT_REPORT.load(Relaxed) {
+            return;
+        }
         let Some(detail) = setting() else { return };
         let r = crate::report::build();
         let mut text = String::new();

@@ -58,6 +58,7 @@ mod trace;
 mod units;
 
 pub use config::{mode, Mode};
+pub use hooks::set_exit_report;
 #[cfg(feature = "jemalloc")]
 pub use jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
 #[doc(hidden)]
