@@ -66,8 +66,8 @@ pub use measure::check_allocs;
 pub use measure::{allocs_per_run, measure, report, stats};
 pub use probe::Probe;
 pub use report::{
-    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost,
-    SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
+    flame::FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,
+    TrackingCost, SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
 pub use stats::Stats;
 

@@ -5,7 +5,11 @@
 //! stacks that share a site. The writers for each file format live beside this module.
 
 pub(crate) mod build;
+mod dhat;
+pub(crate) mod flame;
 mod json;
+mod merge;
+mod pprof;
 pub(crate) mod text;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,429 @@
+//! One report from the reports of several processes: each integration-test binary, or
+//! nextest's process per test, writes its own, and a profile of the whole suite wants them
+//! as one.
+//!
+//! Counts add up. What cannot be added is documented on [`Report::merge`]: the peak is the
+//! largest of the peaks (a lower bound when the processes overlapped in time), and the
+//! at-the-peak figures (`gmax_*`) and `peak_ns` are those of the report that had it, so they
+//! still describe one moment.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use super::{
+    FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost, SCHEMA,
+    SCHEMA_VERSION,
+};
+use crate::classify::{verdict, Classes};
+use crate::report::build::short_fn;
+use crate::stats::Stats;
+
+impl Report {
+    /// One report from several processes' reports (e.g. one per test binary).
+    ///
+    /// Counts, bytes, classes and lifetimes add up; sites merge by (file, line, function),
+    /// tracked functions by path (their per-call figures recomputed from the sums, their lines
+    /// merged), stacks by frames. What does not add up:
+    /// * `stats.peak_live_bytes` is the largest of the peaks: a lower bound of the true peak
+    ///   when the processes ran at the same time. `peak_ns` and the at-the-peak figures
+    ///   (`gmax_*`) are those of the report with that peak, so they describe one moment.
+    /// * `max_bytes`/`max_blocks` of sites and stacks are added: an upper bound, as a site's
+    ///   are over its stacks.
+    /// * `elapsed_ns` is the longest run; `stack_limit` and `sample_rate` the largest.
+    /// * `binary` and `mode` list the distinct values, comma-separated; `pid` is 0.
+    ///
+    /// Site verdicts are recomputed from the sums; a tracked function's line keeps the verdict
+    /// of the report with the most blocks there.
+    pub fn merge(reports: &[Report]) -> Report {
+        merge(reports)
+    }
+}
+
+/// Keeps the writers' and the merge's own allocations out of the figures when a `Probe` is
+/// installed; a program without one (a tool that merges or converts reports) needs no guard,
+/// and `Ignore::new` would panic there.
+pub(super) fn ignore_own_allocs() -> Option<crate::guard::Ignore> {
+    let installed = crate::tally::INSTALLED.load(std::sync::atomic::Ordering::Relaxed);
+    installed.then(crate::guard::Ignore::new)
+}
+
+/// A report with nothing in it: the merge of no reports.
+pub(crate) fn empty() -> Report {
+    Report {
+        schema: SCHEMA.to_string(),
+        version: SCHEMA_VERSION,
+        binary: "merged".to_string(),
+        pid: 0,
+        mode: "full".to_string(),
+        sample_rate: None,
+        stack_limit: 0,
+        elapsed_ns: 0,
+        peak_ns: 0,
+        stats: Stats::default(),
+        tracking: TrackingCost::default(),
+        sites: Vec::new(),
+        functions: Vec::new(),
+        stacks: Vec::new(),
+    }
+}
+
+pub(super) fn merge(reports: &[Report]) -> Report {
+    let _ignore = ignore_own_allocs();
+    let Some(peak) = reports
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, r)| (r.stats.peak_live_bytes, std::cmp::Reverse(*i)))
+        .map(|(i, _)| i)
+    else {
+        return empty();
+    };
+    let mut out = empty();
+    out.binary = distinct(reports.iter().map(|r| r.binary.as_str()));
+    out.mode = distinct(reports.iter().map(|r| r.mode.as_str()));
+    out.sample_rate = reports.iter().filter_map(|r| r.sample_rate).max();
+    out.stack_limit = reports.iter().map(|r| r.stack_limit).max().unwrap_or(0);
+    out.elapsed_ns = reports.iter().map(|r| r.elapsed_ns).max().unwrap_or(0);
+    out.peak_ns = reports[peak].peak_ns;
+
+    let mut sites = Table::default();
+    let mut functions = Table::default();
+    let mut stacks = Table::default();
+    for (i, r) in reports.iter().enumerate() {
+        let at_peak = i == peak;
+        add_stats(&mut out.stats, &r.stats);
+        add_tracking(&mut out.tracking, &r.tracking);
+        for s in &r.sites {
+            let key = (s.file.clone(), s.line, s.function.clone());
+            add_site(sites.entry(key, || blank_site(s)), s, at_peak);
+        }
+        for f in &r.functions {
+            let (merged, site_lists) =
+                functions.entry(f.path.clone(), || (blank_function(f), Vec::new()));
+            add_function(merged, f);
+            site_lists.push(f.sites.clone());
+        }
+        for s in &r.stacks {
+            add_stack(
+                stacks.entry(s.frames.clone(), || blank_stack(s)),
+                s,
+                at_peak,
+            );
+        }
+    }
+    let live = out.tracking.header_bytes + out.tracking.stack_bytes + out.tracking.side_bytes;
+    out.tracking.bytes_per_live_block = live as f64 / out.stats.live_blocks.max(1) as f64;
+
+    out.sites = sites.rows;
+    for s in &mut out.sites {
+        let v = verdict(&classes(s), &short_fn(&s.function), out.stack_limit);
+        s.verdict_kind = v.kind.to_string();
+        s.verdict = v.text;
+    }
+    out.sites
+        .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
+
+    out.functions = functions
+        .rows
+        .into_iter()
+        .map(|(mut f, site_lists)| {
+            f.sites = merge_function_sites(site_lists);
+            per_call(&mut f);
+            f
+        })
+        .collect();
+    out.functions
+        .sort_by(|a, b| b.inclusive_allocs.cmp(&a.inclusive_allocs));
+
+    out.stacks = stacks.rows;
+    out.stacks
+        .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
+    out
+}
+
+/// Rows keyed by identity, in the order first seen, so ties keep a stable order.
+struct Table<K, V> {
+    index: HashMap<K, usize>,
+    rows: Vec<V>,
+}
+
+impl<K, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Table {
+            index: HashMap::new(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> Table<K, V> {
+    fn entry(&mut self, key: K, new: impl FnOnce() -> V) -> &mut V {
+        let rows = &mut self.rows;
+        let at = *self.index.entry(key).or_insert_with(|| {
+            rows.push(new());
+            rows.len() - 1
+        });
+        &mut self.rows[at]
+    }
+}
+
+/// The distinct names, in order, comma-separated; "merged" when there are none.
+fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for n in names {
+        if !seen.contains(&n) {
+            seen.push(n);
+        }
+    }
+    if seen.is_empty() {
+        "merged".to_string()
+    } else {
+        seen.join(",")
+    }
+}
+
+fn add_stats(a: &mut Stats, b: &Stats) {
+    a.allocs += b.allocs;
+    a.deallocs += b.deallocs;
+    a.reallocs += b.reallocs;
+    a.bytes_allocated += b.bytes_allocated;
+    a.bytes_deallocated += b.bytes_deallocated;
+    a.live_blocks += b.live_blocks;
+    a.live_bytes += b.live_bytes;
+    a.peak_live_bytes = a.peak_live_bytes.max(b.peak_live_bytes);
+    a.failed += b.failed;
+}
+
+fn add_tracking(a: &mut TrackingCost, b: &TrackingCost) {
+    a.header_bytes += b.header_bytes;
+    a.stack_bytes += b.stack_bytes;
+    a.stacks += b.stacks;
+    a.side_bytes += b.side_bytes;
+}
+
+/// The smaller non-zero size (0 means "no block seen").
+fn min_size(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (0, b) => b,
+        (a, 0) => a,
+        (a, b) => a.min(b),
+    }
+}
+
+fn blank_site(s: &SiteReport) -> SiteReport {
+    SiteReport {
+        file: s.file.clone(),
+        line: s.line,
+        function: s.function.clone(),
+        ..SiteReport::default()
+    }
+}
+
+fn add_site(a: &mut SiteReport, b: &SiteReport, at_peak: bool) {
+    a.allocs += b.allocs;
+    a.bytes += b.bytes;
+    a.reallocs += b.reallocs;
+    a.non_escaping += b.non_escaping;
+    a.stack_avoidable += b.stack_avoidable;
+    a.escaped += b.escaped;
+    a.temporary += b.temporary;
+    a.leaked += b.leaked;
+    a.leaked_bytes += b.leaked_bytes;
+    a.grown += b.grown;
+    a.freed_elsewhere += b.freed_elsewhere;
+    a.min_size = min_size(a.min_size, b.min_size);
+    a.max_size = a.max_size.max(b.max_size);
+    a.total_lifetime_ns += b.total_lifetime_ns;
+    // Added, as a site's are over its stacks: an upper bound of the true maximum.
+    a.max_bytes += b.max_bytes;
+    a.max_blocks += b.max_blocks;
+    if at_peak {
+        a.gmax_bytes += b.gmax_bytes;
+        a.gmax_blocks += b.gmax_blocks;
+    }
+}
+
+/// A merged site's figures as the verdict reads them.
+fn classes(s: &SiteReport) -> Classes {
+    Classes {
+        blocks: s.allocs,
+        bytes: s.bytes,
+        reallocs: s.reallocs,
+        grown: s.grown,
+        non_escaping: s.non_escaping,
+        stack_avoidable: s.stack_avoidable,
+        escaped: s.escaped,
+        temporary: s.temporary,
+        leaked: s.leaked,
+        leaked_bytes: s.leaked_bytes,
+        freed_elsewhere: s.freed_elsewhere,
+        lifetime_ticks: 0,
+        gmax_blocks: s.gmax_blocks,
+        gmax_bytes: s.gmax_bytes,
+        max_blocks: s.max_blocks,
+        max_bytes: s.max_bytes,
+        min_size: s.min_size,
+        max_size: s.max_size,
+    }
+}
+
+fn blank_function(f: &FunctionReport) -> FunctionReport {
+    FunctionReport {
+        name: f.name.clone(),
+        path: f.path.clone(),
+        file: f.file.clone(),
+        line: f.line,
+        max_allocs: f.max_allocs,
+        max_bytes: f.max_bytes,
+        ..FunctionReport::default()
+    }
+}
+
+/// Adds `b`'s counts; `ns_per_call` holds total nanoseconds until [`per_call`].
+fn add_function(a: &mut FunctionReport, b: &FunctionReport) {
+    a.calls += b.calls;
+    a.allocs += b.allocs;
+    a.bytes += b.bytes;
+    a.reallocs += b.reallocs;
+    a.non_escaping += b.non_escaping;
+    a.stack_avoidable += b.stack_avoidable;
+    a.escaped += b.escaped;
+    a.inclusive_allocs += b.inclusive_allocs;
+    a.inclusive_reallocs += b.inclusive_reallocs;
+    a.inclusive_bytes += b.inclusive_bytes;
+    a.max_live_bytes = a.max_live_bytes.max(b.max_live_bytes);
+    a.ns_per_call += b.ns_per_call * b.calls as f64;
+}
+
+/// The per-call figures from the summed counts.
+fn per_call(f: &mut FunctionReport) {
+    let calls = f.calls.max(1) as f64;
+    f.allocs_per_call = (f.inclusive_allocs + f.inclusive_reallocs) as f64 / calls;
+    f.bytes_per_call = f.inclusive_bytes as f64 / calls;
+    f.ns_per_call /= calls;
+}
+
+/// A tracked function's lines, merged by (file, line, function). A line's verdict needs
+/// figures `FunctionSite` does not keep, so it is that of the report with the most blocks
+/// there.
+fn merge_function_sites(lists: Vec<Vec<FunctionSite>>) -> Vec<FunctionSite> {
+    let mut table: Table<(String, u32, String), (FunctionSite, u64)> = Table::default();
+    for s in lists.into_iter().flatten() {
+        let key = (s.file.clone(), s.line, s.function.clone());
+        let (a, most) = table.entry(key, || {
+            let blank = FunctionSite {
+                file: s.file.clone(),
+                line: s.line,
+                function: s.function.clone(),
+                ..FunctionSite::default()
+            };
+            (blank, 0)
+        });
+        a.allocs += s.allocs;
+        a.bytes += s.bytes;
+        a.reallocs += s.reallocs;
+        a.non_escaping += s.non_escaping;
+        a.stack_avoidable += s.stack_avoidable;
+        a.escaped += s.escaped;
+        a.temporary += s.temporary;
+        if a.verdict.is_empty() || s.allocs > *most {
+            *most = s.allocs;
+            a.verdict_kind = s.verdict_kind;
+            a.verdict = s.verdict;
+        }
+        a.expr = a.expr.take().or(s.expr);
+        a.kind = a.kind.take().or(s.kind);
+        a.column = a.column.or(s.column);
+    }
+    let mut sites: Vec<FunctionSite> = table.rows.into_iter().map(|(s, _)| s).collect();
+    sites.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(a.line.cmp(&b.line)));
+    sites
+}
+
+fn blank_stack(s: &StackReport) -> StackReport {
+    StackReport {
+        frames: s.frames.clone(),
+        site: s.site,
+        allocs: 0,
+        bytes: 0,
+        live: 0,
+        live_bytes: 0,
+        stack_avoidable: 0,
+        escaped: 0,
+        total_lifetime_ns: 0,
+        max_bytes: 0,
+        max_blocks: 0,
+        gmax_bytes: 0,
+        gmax_blocks: 0,
+    }
+}
+
+fn add_stack(a: &mut StackReport, b: &StackReport, at_peak: bool) {
+    a.allocs += b.allocs;
+    a.bytes += b.bytes;
+    a.live += b.live;
+    a.live_bytes += b.live_bytes;
+    a.stack_avoidable += b.stack_avoidable;
+    a.escaped += b.escaped;
+    a.total_lifetime_ns += b.total_lifetime_ns;
+    a.max_bytes += b.max_bytes;
+    a.max_blocks += b.max_blocks;
+    if at_peak {
+        a.gmax_bytes += b.gmax_bytes;
+        a.gmax_blocks += b.gmax_blocks;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(binary: &str, peak: u64, allocs: u64) -> Report {
+        let mut r = empty();
+        r.binary = binary.into();
+        r.pid = 7;
+        r.stats.allocs = allocs;
+        r.stats.peak_live_bytes = peak;
+        r.peak_ns = peak;
+        r.sites.push(SiteReport {
+            file: "src/x.rs".into(),
+            line: 3,
+            function: "x::f".into(),
+            allocs,
+            non_escaping: allocs,
+            stack_avoidable: allocs,
+            min_size: 8,
+            max_size: 8,
+            gmax_blocks: 1,
+            ..SiteReport::default()
+        });
+        r.functions.push(FunctionReport {
+            path: "x::f".into(),
+            calls: 2,
+            inclusive_allocs: allocs,
+            ns_per_call: 10.0 * allocs as f64,
+            ..FunctionReport::default()
+        });
+        r
+    }
+
+    #[test]
+    fn sums_counts_and_keeps_the_peak_of_one_report() {
+        let m = Report::merge(&[report("a", 100, 2), report("b", 300, 4), report("a", 5, 1)]);
+        assert_eq!((m.binary.as_str(), m.pid), ("a,b", 0));
+        assert_eq!(m.stats.allocs, 7);
+        assert_eq!((m.stats.peak_live_bytes, m.peak_ns), (300, 300));
+        assert_eq!(m.sites.len(), 1);
+        assert_eq!((m.sites[0].allocs, m.sites[0].gmax_blocks), (7, 1));
+        assert_eq!(m.sites[0].verdict_kind, "stack-avoidable");
+        let f = &m.functions[0];
+        assert_eq!((f.calls, f.allocs_per_call), (6, 7.0 / 6.0));
+        // Means weighted by calls: (20*2 + 40*2 + 10*2) / 6.
+        assert!((f.ns_per_call - 140.0 / 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_reports_merge_to_an_empty_one() {
+        let m = Report::merge(&[]);
+        assert_eq!((m.binary.as_str(), m.stacks.len()), ("merged", 0));
+    }
+}
