@@ -132,7 +132,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
         })
         .collect();
     out.functions
-        .sort_by(|a, b| b.inclusive_allocs.cmp(&a.inclusive_allocs));
+        .sort_by_key(|f| std::cmp::Reverse(f.inclusive_allocs));
 
     out.stacks = stacks.rows;
     out.stacks

@@ -199,10 +199,10 @@ impl Builder {
         .map(int)
         .to_vec();
         let mut label = Vec::new();
-        if s.allocs > 0 {
+        if let Some(average) = s.bytes.checked_div(s.allocs) {
             label.push(Label {
                 key: self.str("bytes"),
-                num: int(s.bytes / s.allocs),
+                num: int(average),
                 num_unit: self.str("bytes"),
                 ..Label::default()
             });
