@@ -146,7 +146,8 @@ const SAMPLE_TYPES: [(&str, Figure); 6] = [
 /// The frames pprof gets: from the site outwards, as Go's heap profiles start at the caller
 /// of the allocator.
 fn from_site(s: &StackReport) -> &[alloc_probe::FrameReport] {
-    &s.frames[s.site.min(s.frames.len().saturating_sub(1))..]
+    let from = if s.site < s.frames.len() { s.site } else { 0 };
+    &s.frames[from..]
 }
 
 /// `(flat, cum)` of every function, as pprof computes them from our samples.
@@ -154,7 +155,8 @@ fn flat_and_cum(r: &Report, value: Figure) -> BTreeMap<String, (u64, u64)> {
     let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for s in &r.stacks {
         let frames = from_site(s);
-        out.entry(frames[0].function.clone()).or_default().0 += value(s);
+        let Some(leaf) = frames.first() else { continue };
+        out.entry(leaf.function.clone()).or_default().0 += value(s);
         let distinct: HashSet<&str> = frames.iter().map(|f| f.function.as_str()).collect();
         for f in distinct {
             out.entry(f.to_string()).or_default().1 += value(s);
