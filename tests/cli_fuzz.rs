@@ -273,8 +273,11 @@ fn oddify(node: &mut Value, path: &[usize], pick: u64, text: &str) {
         }
         Value::String(_) => *node = Value::from(text),
         Value::Bool(b) => *b = !*b,
-        Value::Array(a) if pick % 2 == 0 => a.clear(),
-        Value::Array(a) if !a.is_empty() => a.push(a[0].clone()),
+        Value::Array(a) => match pick % 3 {
+            0 => a.clear(),
+            1 if !a.is_empty() => a.push(a[0].clone()),
+            _ => {}
+        },
         _ => {}
     }
 }
