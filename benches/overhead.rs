@@ -10,8 +10,8 @@
 //!
 //! On Linux a run during which other processes used the CPU noticeably (machine-wide busy time
 //! from `/proc/stat` minus the run's own CPU time) is discarded and run again, up to
-//! `ALLOC_PROBE_BENCH_RETRIES` times (default 10) after a pause of a second; the table's
-//! header says how many were.
+//! `ALLOC_PROBE_BENCH_RETRIES` times (default 10, at most once for dhat) after a pause of a
+//! second; the table's header says how many were.
 //!
 //! Environment:
 //! * `ALLOC_PROBE_BENCH_RUNS`: timed runs per configuration (default 9);
@@ -179,11 +179,11 @@ fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
     }
 }
 
-/// Whether other processes used enough CPU during `s` to distort it: more than 30 ms plus 2%
+/// Whether other processes used enough CPU during `s` to distort it: more than 30 ms plus 5%
 /// of the run's wall time on every core (clock ticks are 10 ms).
 fn disturbed(s: &Sample, cores: usize) -> bool {
     s.others_ticks
-        .is_some_and(|t| t as f64 > 3.0 + s.wall_s * 100.0 * cores as f64 * 0.02)
+        .is_some_and(|t| t as f64 > 3.0 + s.wall_s * 100.0 * cores as f64 * 0.05)
 }
 
 fn env_num(name: &str) -> Option<u64> {
@@ -246,6 +246,8 @@ fn main() {
                 if round >= if row.slow { slow_runs } else { runs } {
                     continue;
                 }
+                // A slow run is repeated at most once: it takes many seconds.
+                let retries = if row.slow { retries.min(1) } else { retries };
                 let mut tries = 0;
                 let s = loop {
                     let s = run_once(row, threads, work);
