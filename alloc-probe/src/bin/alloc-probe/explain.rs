@@ -95,8 +95,8 @@ pub fn run(opts: &Options, r: &Report) -> Result<String, String> {
     let mut out = String::new();
     if let Some(rate) = r.sample_rate {
         out.push_str(&format!(
-            "note: sampled mode (1 sample per {} B on average): counts are estimates\n",
-            count(rate)
+            "note: sampled mode (1 sample per {} on average): counts are estimates\n",
+            crate::units::bytes(rate)
         ));
     }
     if let Some(name) = &opts.function {

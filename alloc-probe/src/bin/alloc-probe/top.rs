@@ -182,11 +182,13 @@ pub fn run(opts: &Options, r: &Report) -> String {
         |f| f.inclusive_allocs,
         |f| f.path.clone(),
     );
+    // Per call, blocks and bytes include the callees' (like Go's allocs/op); the classes are
+    // of the function's own blocks, the ones its code can change.
     let by_what = match opts.by {
         By::Blocks => "blocks, callees included",
         By::Bytes => "bytes, callees included",
-        By::Avoidable => "stack-avoidable blocks",
-        By::Leaked => "escaped blocks (leaks are counted per site)",
+        By::Avoidable => "own stack-avoidable blocks",
+        By::Leaked => "own escaped blocks (leaks are counted per site)",
     };
     let shown = functions.len().min(limit);
     out.push('\n');
@@ -201,8 +203,8 @@ pub fn run(opts: &Options, r: &Report) -> String {
         ("bytes/call", Align::Right),
         ("blocks", Align::Right),
         ("bytes", Align::Right),
-        ("avoidable", Align::Right),
-        ("escaped", Align::Right),
+        ("own avoidable", Align::Right),
+        ("own escaped", Align::Right),
         ("function", Align::Left),
     ]);
     for f in functions.iter().take(limit) {
