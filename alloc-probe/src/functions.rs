@@ -27,8 +27,9 @@ pub(crate) struct Tally {
     pub incl_allocs: AtomicU64,
     pub incl_reallocs: AtomicU64,
     pub incl_bytes: AtomicU64,
-    /// Clock ticks spent in calls (inclusive).
+    /// Clock ticks spent in the timed calls (inclusive), and how many calls were timed.
     pub ticks: AtomicU64,
+    pub timed: AtomicU64,
     /// The most bytes live at once within one call (the thread's own net growth).
     pub max_live: AtomicU64,
     /// Blocks freed while the call that allocated them was running (weighted as in `sites`),
@@ -48,6 +49,7 @@ pub(crate) struct CallFigures {
     pub incl_reallocs: u64,
     pub incl_bytes: u64,
     pub ticks: u64,
+    pub timed: u64,
     pub max_live: u64,
 }
 
@@ -72,12 +74,24 @@ impl Tally {
         add(&self.incl_reallocs, f.incl_reallocs);
         add(&self.incl_bytes, f.incl_bytes);
         add(&self.ticks, f.ticks);
+        add(&self.timed, f.timed);
         if f.max_live > self.max_live.load(Relaxed) {
             if owned {
                 self.max_live.store(f.max_live, Relaxed);
             } else {
                 self.max_live.fetch_max(f.max_live, Relaxed);
             }
+        }
+    }
+
+    /// Counts a call that allocated nothing and was not timed.
+    #[inline]
+    pub(crate) fn add_call(&self, owned: bool) {
+        if owned {
+            self.calls
+                .store(self.calls.load(Relaxed).wrapping_add(1), Relaxed);
+        } else {
+            self.calls.fetch_add(1, Relaxed);
         }
     }
 
@@ -107,6 +121,7 @@ impl Tally {
         into.incl_reallocs += l(&self.incl_reallocs);
         into.incl_bytes += l(&self.incl_bytes);
         into.ticks += l(&self.ticks);
+        into.timed += l(&self.timed);
         into.max_live = into.max_live.max(l(&self.max_live));
         into.non_escaping += l(&self.non_escaping);
         into.stack_avoidable += l(&self.stack_avoidable);
@@ -124,6 +139,7 @@ pub(crate) struct Totals {
     pub incl_reallocs: u64,
     pub incl_bytes: u64,
     pub ticks: u64,
+    pub timed: u64,
     pub max_live: u64,
     pub non_escaping: u64,
     pub stack_avoidable: u64,
@@ -150,6 +166,7 @@ const EMPTY_TALLY: Tally = Tally {
     incl_reallocs: AtomicU64::new(0),
     incl_bytes: AtomicU64::new(0),
     ticks: AtomicU64::new(0),
+    timed: AtomicU64::new(0),
     max_live: AtomicU64::new(0),
     non_escaping: AtomicU64::new(0),
     stack_avoidable: AtomicU64::new(0),

@@ -80,6 +80,16 @@ impl Slot {
         }
     }
 
+    /// This slot's allocs, reallocs and bytes allocated: what a tracked call measures.
+    #[inline(always)]
+    pub(crate) fn event_counts(&self) -> (u64, u64, u64) {
+        (
+            self.allocs.load(Relaxed),
+            self.reallocs.load(Relaxed),
+            self.bytes_allocated.load(Relaxed),
+        )
+    }
+
     pub(crate) fn snapshot(&self) -> Counters {
         Counters {
             allocs: self.allocs.load(Relaxed),

@@ -338,7 +338,7 @@ fn functions_report(
             allocs_per_call: (t.incl_allocs + t.incl_reallocs) as f64 / calls,
             bytes_per_call: t.incl_bytes as f64 / calls,
             max_live_bytes: t.max_live,
-            ns_per_call: t.ticks as f64 * rate / calls,
+            ns_per_call: t.ticks as f64 * rate / t.timed.max(1) as f64,
             max_allocs: info.max_allocs,
             max_bytes: info.max_bytes,
             sites,
