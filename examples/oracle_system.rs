@@ -4,6 +4,11 @@
 #[path = "../tests/scenarios/oracle_workload.rs"]
 mod workload;
 
+/// Runs the workload when the first argument is `work` (the empty run passes `idle`, of the
+/// same length, since arguments are allocated too), and prints the checksum the same way
+/// either way, so an empty run makes every other allocation a work run makes.
 fn main() {
-    workload::main_with(std::env::args());
+    let work = std::env::args().skip(1).any(|a| a == "work");
+    let n = if work { workload::run() } else { 0 };
+    println!("{n:020}");
 }

@@ -12,7 +12,8 @@ fn run_oracle(trace: Option<&str>) -> (String, String) {
         .unwrap();
     assert!(status.success());
     let mut cmd = Command::new(format!("{root}/target/debug/examples/oracle_probe"));
-    cmd.env("ALLOC_PROBE_REPORT", "off").env_remove("ALLOC_PROBE_MODE");
+    cmd.env("ALLOC_PROBE_REPORT", "off")
+        .env_remove("ALLOC_PROBE_MODE");
     match trace {
         Some(t) => cmd.env("ALLOC_PROBE_TRACE", t),
         None => cmd.env_remove("ALLOC_PROBE_TRACE"),
@@ -32,13 +33,26 @@ fn trace_lines_appear_and_change_nothing() {
     let (traced, err) = run_oracle(Some("1ms"));
     // The same window, counted exactly, with or without the trace thread running.
     assert_eq!(traced, quiet, "the trace must not change the figures");
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("alloc-probe trace:")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("alloc-probe trace:"))
+        .collect();
     assert!(!lines.is_empty(), "no trace lines in:\n{err}");
     for l in &lines {
-        for part in [" live ", " blocks (", ", peak ", " allocs/s, ", " frees/s", ", resident "] {
+        for part in [
+            " live ",
+            " blocks (",
+            ", peak ",
+            " allocs/s, ",
+            " frees/s",
+            ", resident ",
+        ] {
             assert!(l.contains(part), "{part:?} missing in {l}");
         }
     }
     let (_, bad) = run_oracle(Some("soon"));
-    assert!(bad.contains("ALLOC_PROBE_TRACE=soon is not an interval"), "{bad}");
+    assert!(
+        bad.contains("ALLOC_PROBE_TRACE=soon is not an interval"),
+        "{bad}"
+    );
 }

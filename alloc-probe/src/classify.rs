@@ -85,12 +85,12 @@ pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> C
 
 impl Classes {
     pub(crate) fn add(&mut self, o: &Classes) {
-        let keep_min = |a: u64, b: u64| match (a, b) {
+        // 0 means "no block seen", not a size.
+        self.min_size = match (self.min_size, o.min_size) {
             (0, b) => b,
             (a, 0) => a,
             (a, b) => a.min(b),
         };
-        self.min_size = keep_min(self.min_size, o.min_size);
         self.max_size = self.max_size.max(o.max_size);
         self.blocks += o.blocks;
         self.bytes += o.bytes;
@@ -118,11 +118,7 @@ pub(crate) struct Verdict {
 }
 
 fn pct(part: u64, whole: u64) -> u64 {
-    if whole == 0 {
-        0
-    } else {
-        (part * 100 + whole / 2) / whole
-    }
+    (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
 }
 
 fn sizes(c: &Classes) -> String {

@@ -185,6 +185,16 @@ pub(crate) fn sample_rate() -> u64 {
     SAMPLE_RATE.load(Relaxed)
 }
 
+/// The mode in force, if a `Probe` has allocated yet.
+pub(crate) fn mode_if_set() -> Option<Mode> {
+    match MODE.load(Relaxed) {
+        FULL => Some(Mode::Full),
+        SAMPLED => Some(Mode::Sampled),
+        COUNTS => Some(Mode::Counts),
+        _ => None,
+    }
+}
+
 /// The mode in force. Fixed by the first allocation: `ALLOC_PROBE_MODE` if set, otherwise the
 /// mode the `Probe` was built with.
 pub fn mode() -> Mode {

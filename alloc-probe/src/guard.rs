@@ -31,7 +31,8 @@ pub(crate) struct Ignore {
 
 impl Ignore {
     pub(crate) fn new() -> Ignore {
-        if crate::config::mode() == crate::Mode::Counts {
+        // Without a probe (or in `counts` mode) there is nothing to ignore.
+        if crate::config::mode_if_set().is_none_or(|m| m == crate::Mode::Counts) {
             return Ignore { was: ignoring() };
         }
         let was = IGNORING.try_with(|c| c.replace(true)).unwrap_or(false);

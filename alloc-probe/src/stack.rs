@@ -58,7 +58,7 @@ fn frame_pointer() -> usize {
 /// Whether `fp` can be read as a frame record inside `[lo, hi)`.
 #[inline(always)]
 fn valid(fp: usize, lo: usize, hi: usize) -> bool {
-    fp >= lo && fp % std::mem::align_of::<usize>() == 0 && fp.saturating_add(16) <= hi
+    fp >= lo && fp.is_multiple_of(std::mem::align_of::<usize>()) && fp.saturating_add(16) <= hi
 }
 
 /// Captures the calling stack, skipping nothing (reports skip our own frames by symbol).

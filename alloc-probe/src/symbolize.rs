@@ -17,7 +17,13 @@ impl Frame {
     /// Whether the frame belongs to the standard library (`std`, `core`, `alloc` and their
     /// vendored dependencies) or to alloc-probe: the frames a site skips.
     pub(crate) fn is_internal(&self) -> bool {
-        self.is_probe() || self.is_std()
+        self.is_probe() || self.is_std() || self.is_foreign()
+    }
+
+    /// A frame of C code without line tables (`main`, `__libc_start_call_main`, `_start`):
+    /// the program's entry, not a place it allocates from.
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.file.is_empty() && !self.function.contains("::")
     }
 
     pub(crate) fn is_probe(&self) -> bool {

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use alloc_probe::track_allocs;
+
 /// One order line item.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -16,6 +18,8 @@ pub struct Item {
 /// One parsed record.
 #[derive(Debug, Clone)]
 pub struct Order {
+    /// Parsed to validate the record; the summary does not use it.
+    #[allow(dead_code)]
     pub id: u64,
     pub customer: String,
     pub country: String,
@@ -32,6 +36,7 @@ pub struct Totals {
 }
 
 /// Parses one CSV line (`id,customer,country,product:qty:price;...`).
+#[track_allocs]
 pub fn parse_line(line: &str) -> Option<Order> {
     let fields: Vec<String> = line.split(',').map(|f| f.trim().to_string()).collect();
     if fields.len() != 4 {
@@ -58,13 +63,15 @@ pub fn parse_line(line: &str) -> Option<Order> {
 }
 
 /// Parses every record after the header.
+#[track_allocs]
 pub fn parse(text: &str) -> Vec<Order> {
     text.lines().skip(1).filter_map(parse_line).collect()
 }
 
 /// Folds one order into the per-country totals.
+#[track_allocs]
 pub fn add_order(totals: &mut HashMap<String, Totals>, order: &Order) {
-    let key = format!("{}", order.country.to_uppercase());
+    let key = order.country.to_uppercase();
     let t = totals.entry(key).or_default();
     t.orders += 1;
     if !t.customers.contains(&order.customer) {
@@ -86,6 +93,7 @@ pub fn aggregate(orders: &[Order]) -> HashMap<String, Totals> {
 }
 
 /// Renders the top countries by revenue, with each one's best-selling product.
+#[track_allocs]
 pub fn render(totals: &HashMap<String, Totals>) -> String {
     let mut rows: Vec<(String, Totals)> =
         totals.iter().map(|(k, v)| (k.clone(), v.clone())).collect();

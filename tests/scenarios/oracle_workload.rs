@@ -38,13 +38,3 @@ pub fn run() -> u64 {
     sum += keep.len() as u64;
     black_box(sum)
 }
-
-/// Runs the workload when the program's first argument is `work` (the empty run passes `idle`,
-/// of the same length, since arguments are allocated too), and prints the checksum
-/// the same way either way, so an empty run makes every other allocation a work run makes.
-pub fn main_with(args: std::env::Args) -> u64 {
-    let work = args.skip(1).any(|a| a == "work");
-    let n = if work { run() } else { 0 };
-    println!("{n:020}");
-    n
-}

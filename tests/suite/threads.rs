@@ -59,7 +59,7 @@ fn many_threads_lose_no_count() {
                 let ((), s) = measure(|| {
                     for i in 0..PER {
                         drop(black_box(Box::new(i)));
-                        let mut v = Vec::with_capacity(1);
+                        let mut v = black_box(Vec::with_capacity(1));
                         v.push(i as u8);
                         v.push(1); // one realloc
                         black_box(&v);

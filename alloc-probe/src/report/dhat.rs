@@ -31,7 +31,7 @@ impl Report {
 }
 
 fn write(r: &Report, path: &Path) -> io::Result<()> {
-    let _ignore = super::merge::ignore_own_allocs();
+    let _ignore = crate::guard::Ignore::new();
     let json = dhat(r);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -69,7 +69,7 @@ impl Report {
 }
 
 fn write(r: &Report, path: &Path, cost: FlameCost) -> io::Result<()> {
-    let _ignore = super::merge::ignore_own_allocs();
+    let _ignore = crate::guard::Ignore::new();
     let lines = collapsed(r, cost);
     let total: u64 = r.stacks.iter().map(|s| cost.of(s)).sum();
     let title = format!("alloc-probe: {}", cost.title());

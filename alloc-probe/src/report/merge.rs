@@ -39,14 +39,6 @@ impl Report {
     }
 }
 
-/// Keeps the writers' and the merge's own allocations out of the figures when a `Probe` is
-/// installed; a program without one (a tool that merges or converts reports) needs no guard,
-/// and `Ignore::new` would panic there.
-pub(super) fn ignore_own_allocs() -> Option<crate::guard::Ignore> {
-    let installed = crate::tally::INSTALLED.load(std::sync::atomic::Ordering::Relaxed);
-    installed.then(crate::guard::Ignore::new)
-}
-
 /// A report with nothing in it: the merge of no reports.
 pub(crate) fn empty() -> Report {
     Report {
@@ -68,7 +60,7 @@ pub(crate) fn empty() -> Report {
 }
 
 pub(super) fn merge(reports: &[Report]) -> Report {
-    let _ignore = ignore_own_allocs();
+    let _ignore = crate::guard::Ignore::new();
     let Some(peak) = reports
         .iter()
         .enumerate()

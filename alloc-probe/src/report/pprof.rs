@@ -55,7 +55,7 @@ impl Report {
 }
 
 fn write(r: &Report, path: &Path) -> io::Result<()> {
-    let _ignore = super::merge::ignore_own_allocs();
+    let _ignore = crate::guard::Ignore::new();
     let bytes = profile(r, SystemTime::now()).encode_to_vec();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

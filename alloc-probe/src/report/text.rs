@@ -15,10 +15,9 @@ pub(crate) enum Detail {
 }
 
 fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "-".into()
-    } else {
-        format!("{}%", (part * 100 + whole / 2) / whole)
+    match (part * 100 + whole / 2).checked_div(whole) {
+        Some(p) => format!("{p}%"),
+        None => "-".into(),
     }
 }
 
@@ -26,7 +25,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -140,12 +139,33 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
     } else {
         8
     };
+    if !r.functions.is_empty() {
+        writeln!(f, "\nTracked functions (allocs/call and B/call include callees)")?;
+        writeln!(
+            f,
+            "  {:>9} {:>11} {:>10} {:>9} {:>7} {:>7}  function",
+            "calls", "allocs/call", "B/call", "own", "no-esc", "avoid"
+        )?;
+        for func in r.functions.iter().take(top) {
+            writeln!(
+                f,
+                "  {:>9} {:>11.2} {:>10.1} {:>9} {:>7} {:>7}  {}",
+                thousands(func.calls),
+                func.allocs_per_call,
+                func.bytes_per_call,
+                thousands(func.allocs),
+                pct(func.non_escaping, func.allocs),
+                pct(func.stack_avoidable, func.allocs),
+                func.name
+            )?;
+        }
+    }
     writeln!(f, "\nTop sites by blocks")?;
     let by_blocks: Vec<&SiteReport> = r.sites.iter().take(top).collect();
     site_rows(f, &by_blocks)?;
     if detail == Detail::Summary {
         let mut by_bytes: Vec<&SiteReport> = r.sites.iter().collect();
-        by_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        by_bytes.sort_by_key(|s| std::cmp::Reverse(s.bytes));
         writeln!(f, "\nTop sites by bytes")?;
         site_rows(f, &by_bytes[..by_bytes.len().min(5)])?;
     }
@@ -155,7 +175,7 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             .iter()
             .filter(|s| kinds.contains(&s.verdict_kind.as_str()))
             .collect();
-        v.sort_by(|a, b| b.allocs.cmp(&a.allocs));
+        v.sort_by_key(|s| std::cmp::Reverse(s.allocs));
         v.truncate(if detail == Detail::Full {
             usize::MAX
         } else {
