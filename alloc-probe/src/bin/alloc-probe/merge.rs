@@ -1,7 +1,6 @@
 //! `alloc-probe merge`: one report from the reports of several processes (each test binary
 //! writes its own), through [`Report::merge`].
 
-use std::io::Write;
 use std::path::Path;
 
 use alloc_probe::Report;
@@ -11,22 +10,10 @@ use crate::units::{bytes, count};
 /// Merges `reports` and writes the result to `out` as JSON; returns the line to print.
 pub fn run(reports: &[Report], out: &Path) -> Result<String, String> {
     let merged = Report::merge(reports);
-    write_json(&merged, out).map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
+    merged
+        .write_json(out)
+        .map_err(|e| format!("{}: cannot write: {e}", out.display()))?;
     Ok(summary(reports.len(), &merged, out))
-}
-
-/// The JSON as [`Report::write_json`] writes it (pretty, one trailing newline, parent
-/// directories created). NOTE: not `write_json` itself, which takes the probe's reentrancy
-/// guard and so panics in a program that has no `Probe` installed, as this tool has not.
-/// Switch to it once it guards only when a probe is installed, as the other writers do.
-fn write_json(r: &Report, out: &Path) -> std::io::Result<()> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(out)?);
-    serde_json::to_writer_pretty(&mut f, r)?;
-    f.write_all(b"\n")?;
-    f.flush()
 }
 
 fn summary(n: usize, r: &Report, out: &Path) -> String {
