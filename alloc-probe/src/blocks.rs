@@ -14,9 +14,10 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::config;
+use crate::live::PEAK_EPOCH;
 use crate::local::Local;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
-use crate::tally::{self, Slot, PEAK_EPOCH};
+use crate::tally::{self, Slot};
 use crate::{clock, guard, side, stack};
 
 /// Bytes in front of each block.

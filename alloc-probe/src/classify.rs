@@ -118,7 +118,9 @@ pub(crate) struct Verdict {
 }
 
 fn pct(part: u64, whole: u64) -> u64 {
-    (part * 100 + whole / 2).checked_div(whole).unwrap_or(0)
+    (part.saturating_mul(100).saturating_add(whole / 2))
+        .checked_div(whole)
+        .unwrap_or(0)
 }
 
 fn sizes(c: &Classes) -> String {
@@ -133,7 +135,7 @@ fn sizes(c: &Classes) -> String {
 /// The verdict for a site whose allocating function is `func` (its short name).
 pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64) -> Verdict {
     let b = c.blocks.max(1);
-    let half = |n: u64| n * 2 >= b && n > 0;
+    let half = |n: u64| n.saturating_mul(2) >= b && n > 0;
     if half(c.stack_avoidable) {
         return Verdict {
             kind: "stack-avoidable",
@@ -170,8 +172,9 @@ pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64) -> Verdict {
         return Verdict {
             kind: "leaked",
             text: format!(
-                "leaked ({} blocks, {} still live at the report)",
+                "leaked ({} block{}, {} still live at the report)",
                 c.leaked,
+                if c.leaked == 1 { "" } else { "s" },
                 crate::units::Bytes(c.leaked_bytes)
             ),
         };

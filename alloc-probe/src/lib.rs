@@ -43,6 +43,7 @@ mod guard;
 mod hooks;
 #[cfg(feature = "jemalloc")]
 mod jemalloc;
+mod live;
 mod local;
 mod measure;
 mod probe;
@@ -61,9 +62,9 @@ pub use config::{mode, Mode};
 pub use hooks::set_exit_report;
 #[cfg(feature = "jemalloc")]
 pub use jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
-#[doc(hidden)]
-pub use measure::check_allocs;
 pub use measure::{allocs_per_run, measure, report, stats};
+#[doc(hidden)]
+pub use measure::{check_allocs, live_counter};
 pub use probe::Probe;
 pub use report::{
     flame::FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,

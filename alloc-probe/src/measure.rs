@@ -137,3 +137,10 @@ macro_rules! assert_max_allocs {
         __alloc_probe_value
     }};
 }
+
+/// The live-byte counter behind the exact peak. At a quiet moment it equals
+/// `stats().live_bytes`, which is summed from per-thread tallies; tests compare the two.
+#[doc(hidden)]
+pub fn live_counter() -> u64 {
+    crate::live::counter()
+}

@@ -20,6 +20,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
 use crate::functions::{Tally, LOCAL_FNS};
+use crate::live;
 use crate::local::Local;
 use crate::stats::Stats;
 
@@ -35,6 +36,9 @@ pub(crate) struct Slot {
     /// The highest `bytes_allocated - bytes_deallocated` of this slot, for `measure`.
     peak_net: AtomicU64,
     in_use: AtomicBool,
+    /// Set while the owner updates the live-byte counter without a locked instruction (see
+    /// `live`).
+    pub(crate) busy: AtomicBool,
     next: *const Slot,
     /// Tracking state; only the owning thread touches it.
     local: UnsafeCell<Local>,
@@ -164,17 +168,6 @@ static FALLBACK: Fallback = Fallback {
     failed: AtomicU64::new(0),
 };
 
-/// Process live bytes and their peak, each on its own cache line.
-#[repr(align(128))]
-struct Line(AtomicU64);
-static LIVE: Line = Line(AtomicU64::new(0));
-static PEAK: Line = Line(AtomicU64::new(0));
-/// How many times a new peak was reached; program points use it to keep their live bytes at
-/// the peak (see `sites`).
-pub(crate) static PEAK_EPOCH: AtomicU64 = AtomicU64::new(0);
-/// When the latest peak was reached, in clock ticks.
-pub(crate) static PEAK_TICKS: AtomicU64 = AtomicU64::new(0);
-
 static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
 /// Set once any `Probe` has counted an allocation: the API checks it to fail loudly when
 /// `Probe` is not the global allocator.
@@ -228,6 +221,7 @@ fn claim() -> Option<&'static Slot> {
     let slot = reuse_slot().or_else(new_slot);
     match slot {
         Some(s) => {
+            live::on_new_slot(s);
             let _ = LOCAL.try_with(|l| l.set(s as *const Slot as usize));
             // Registers the destructor that hands the slot back; if that allocates, the
             // allocation is counted in the slot we just set.
@@ -289,20 +283,6 @@ fn new_slot() -> Option<&'static Slot> {
     }
 }
 
-#[inline(always)]
-fn live_grow(n: u64) {
-    let now = LIVE.0.fetch_add(n, Relaxed).wrapping_add(n);
-    if now > PEAK.0.load(Relaxed) && PEAK.0.fetch_max(now, Relaxed) < now {
-        PEAK_EPOCH.fetch_add(1, Relaxed);
-        PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
-    }
-}
-
-#[inline(always)]
-fn live_shrink(n: u64) {
-    LIVE.0.fetch_sub(n, Relaxed);
-}
-
 /// Counts a successful allocation of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
@@ -324,7 +304,7 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize) {
             FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
         }
     }
-    live_grow(n);
+    live::grow(slot, n);
 }
 
 /// Counts a free of `size` bytes.
@@ -347,7 +327,7 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize) {
             FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
         }
     }
-    live_shrink(n);
+    live::shrink(slot, n);
 }
 
 /// Counts a successful reallocation from `old` to `new` bytes.
@@ -374,9 +354,9 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize) {
         }
     }
     if n >= o {
-        live_grow(n - o);
+        live::grow(slot, n - o);
     } else {
-        live_shrink(o - n);
+        live::shrink(slot, o - n);
     }
 }
 
@@ -430,7 +410,7 @@ pub(crate) fn totals() -> Stats {
     let mut st = sum.since(&Counters::default(), 0);
     // The slots are read one after another while other threads run, so keep the reported
     // peak consistent with the reported live bytes.
-    st.peak_live_bytes = PEAK.0.load(Relaxed).max(st.live_bytes);
+    st.peak_live_bytes = live::peak().max(st.live_bytes);
     st
 }
 

@@ -9,15 +9,17 @@ use super::{
 };
 use crate::classify::{classify, verdict, Classes};
 use crate::config::{self, Mode};
+use crate::live::PEAK_EPOCH;
 use crate::sites::{self, UNIT_FULL, UNIT_SAMPLED};
 use crate::symbolize::{short_path, Frame, Symbols};
-use crate::tally::PEAK_EPOCH;
 use crate::{clock, guard, tally};
 
 /// The short name of a function for verdicts: its last path segment, with the closures
-/// inside it (`parse_line::{closure#0}`).
+/// inside it (`parse_line::{closure#0}`). Generic arguments are dropped first, so a `::`
+/// inside them does not split the name.
 pub(crate) fn short_fn(f: &str) -> String {
-    let mut parts: Vec<&str> = f.split("::").collect();
+    let plain = simplify_path(f);
+    let mut parts: Vec<&str> = plain.split("::").collect();
     let mut keep = Vec::new();
     while let Some(p) = parts.pop() {
         keep.push(p);
@@ -143,7 +145,7 @@ pub(crate) fn build() -> Report {
         sample_rate: (mode == Mode::Sampled).then(config::sample_rate),
         stack_limit,
         elapsed_ns: clock::ticks_to_ns(clock::ticks(), rate),
-        peak_ns: clock::ticks_to_ns(crate::tally::PEAK_TICKS.load(Relaxed), rate),
+        peak_ns: clock::ticks_to_ns(crate::live::PEAK_TICKS.load(Relaxed), rate),
         stats,
         sites,
         functions,
@@ -231,31 +233,49 @@ pub(crate) fn sites_of_points(points: &[u32]) -> Vec<String> {
 /// A function path for matching: generic arguments dropped, `<T as Trait>::f` read as `T::f`.
 pub(crate) fn simplify_path(path: &str) -> String {
     let mut out = String::new();
-    let mut depth = 0usize;
-    let mut chars = path.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '<' if depth == 0 && (out.is_empty() || out.ends_with("::")) => {} // `<T as Trait>`
-            '<' => depth += 1,
-            '>' if depth > 0 => depth -= 1,
-            '>' => {}
-            ' ' if depth == 0 => {
-                // ` as Trait>`: skip to the closing bracket.
-                let mut d = 0;
-                for c in chars.by_ref() {
-                    match c {
-                        '<' => d += 1,
-                        '>' if d == 0 => break,
-                        '>' => d -= 1,
-                        _ => {}
+    let mut rest = path;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        // The matching `>`, minding nesting (`->` is not a bracket).
+        let bytes = rest.as_bytes();
+        let (mut depth, mut close) = (0usize, rest.len());
+        for (i, &c) in bytes.iter().enumerate().skip(open) {
+            match c {
+                b'<' => depth += 1,
+                b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+                b'>' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = i;
+                        break;
                     }
                 }
+                _ => {}
             }
-            _ if depth == 0 => out.push(c),
+        }
+        let inner = &rest[open + 1..close.min(rest.len())];
+        // `<T as Trait>` names T; anything else in brackets is generic arguments.
+        if let Some(i) = top_level_as(inner) {
+            out.push_str(&simplify_path(&inner[..i]));
+        }
+        rest = rest.get(close + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out.replace("::::", "::").trim_end_matches("::").to_string()
+}
+
+/// Where ` as ` stands outside any brackets in `s`.
+fn top_level_as(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            ' ' if depth == 0 && s[i..].starts_with(" as ") => return Some(i),
             _ => {}
         }
     }
-    out
+    None
 }
 
 fn functions_report(
@@ -367,5 +387,9 @@ mod tests {
         );
         assert_eq!(short_fn("a::b::parse::{closure#0}"), "parse::{closure#0}");
         assert_eq!(short_fn("a::b::parse"), "parse");
+        assert_eq!(
+            short_fn("a::run_test::<a::T, ()>::{closure#1}"),
+            "run_test::{closure#1}"
+        );
     }
 }

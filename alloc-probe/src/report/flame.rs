@@ -71,7 +71,11 @@ impl Report {
 fn write(r: &Report, path: &Path, cost: FlameCost) -> io::Result<()> {
     let _ignore = crate::guard::Ignore::new();
     let lines = collapsed(r, cost);
-    let total: u64 = r.stacks.iter().map(|s| cost.of(s)).sum();
+    let total: u64 = r
+        .stacks
+        .iter()
+        .map(|s| cost.of(s))
+        .fold(0, u64::saturating_add);
     let title = format!("alloc-probe: {}", cost.title());
     let subtitle = format!(
         "{} ({} mode): {total} {} in total",

@@ -174,22 +174,22 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
 }
 
 fn add_stats(a: &mut Stats, b: &Stats) {
-    a.allocs += b.allocs;
-    a.deallocs += b.deallocs;
-    a.reallocs += b.reallocs;
-    a.bytes_allocated += b.bytes_allocated;
-    a.bytes_deallocated += b.bytes_deallocated;
-    a.live_blocks += b.live_blocks;
-    a.live_bytes += b.live_bytes;
+    a.allocs = a.allocs.saturating_add(b.allocs);
+    a.deallocs = a.deallocs.saturating_add(b.deallocs);
+    a.reallocs = a.reallocs.saturating_add(b.reallocs);
+    a.bytes_allocated = a.bytes_allocated.saturating_add(b.bytes_allocated);
+    a.bytes_deallocated = a.bytes_deallocated.saturating_add(b.bytes_deallocated);
+    a.live_blocks = a.live_blocks.saturating_add(b.live_blocks);
+    a.live_bytes = a.live_bytes.saturating_add(b.live_bytes);
     a.peak_live_bytes = a.peak_live_bytes.max(b.peak_live_bytes);
-    a.failed += b.failed;
+    a.failed = a.failed.saturating_add(b.failed);
 }
 
 fn add_tracking(a: &mut TrackingCost, b: &TrackingCost) {
-    a.header_bytes += b.header_bytes;
-    a.stack_bytes += b.stack_bytes;
-    a.stacks += b.stacks;
-    a.side_bytes += b.side_bytes;
+    a.header_bytes = a.header_bytes.saturating_add(b.header_bytes);
+    a.stack_bytes = a.stack_bytes.saturating_add(b.stack_bytes);
+    a.stacks = a.stacks.saturating_add(b.stacks);
+    a.side_bytes = a.side_bytes.saturating_add(b.side_bytes);
 }
 
 /// The smaller non-zero size (0 means "no block seen").
@@ -211,26 +211,26 @@ fn blank_site(s: &SiteReport) -> SiteReport {
 }
 
 fn add_site(a: &mut SiteReport, b: &SiteReport, at_peak: bool) {
-    a.allocs += b.allocs;
-    a.bytes += b.bytes;
-    a.reallocs += b.reallocs;
-    a.non_escaping += b.non_escaping;
-    a.stack_avoidable += b.stack_avoidable;
-    a.escaped += b.escaped;
-    a.temporary += b.temporary;
-    a.leaked += b.leaked;
-    a.leaked_bytes += b.leaked_bytes;
-    a.grown += b.grown;
-    a.freed_elsewhere += b.freed_elsewhere;
+    a.allocs = a.allocs.saturating_add(b.allocs);
+    a.bytes = a.bytes.saturating_add(b.bytes);
+    a.reallocs = a.reallocs.saturating_add(b.reallocs);
+    a.non_escaping = a.non_escaping.saturating_add(b.non_escaping);
+    a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
+    a.escaped = a.escaped.saturating_add(b.escaped);
+    a.temporary = a.temporary.saturating_add(b.temporary);
+    a.leaked = a.leaked.saturating_add(b.leaked);
+    a.leaked_bytes = a.leaked_bytes.saturating_add(b.leaked_bytes);
+    a.grown = a.grown.saturating_add(b.grown);
+    a.freed_elsewhere = a.freed_elsewhere.saturating_add(b.freed_elsewhere);
     a.min_size = min_size(a.min_size, b.min_size);
     a.max_size = a.max_size.max(b.max_size);
-    a.total_lifetime_ns += b.total_lifetime_ns;
+    a.total_lifetime_ns = a.total_lifetime_ns.saturating_add(b.total_lifetime_ns);
     // Added, as a site's are over its stacks: an upper bound of the true maximum.
-    a.max_bytes += b.max_bytes;
-    a.max_blocks += b.max_blocks;
+    a.max_bytes = a.max_bytes.saturating_add(b.max_bytes);
+    a.max_blocks = a.max_blocks.saturating_add(b.max_blocks);
     if at_peak {
-        a.gmax_bytes += b.gmax_bytes;
-        a.gmax_blocks += b.gmax_blocks;
+        a.gmax_bytes = a.gmax_bytes.saturating_add(b.gmax_bytes);
+        a.gmax_blocks = a.gmax_blocks.saturating_add(b.gmax_blocks);
     }
 }
 
@@ -272,16 +272,16 @@ fn blank_function(f: &FunctionReport) -> FunctionReport {
 
 /// Adds `b`'s counts; `ns_per_call` holds total nanoseconds until [`per_call`].
 fn add_function(a: &mut FunctionReport, b: &FunctionReport) {
-    a.calls += b.calls;
-    a.allocs += b.allocs;
-    a.bytes += b.bytes;
-    a.reallocs += b.reallocs;
-    a.non_escaping += b.non_escaping;
-    a.stack_avoidable += b.stack_avoidable;
-    a.escaped += b.escaped;
-    a.inclusive_allocs += b.inclusive_allocs;
-    a.inclusive_reallocs += b.inclusive_reallocs;
-    a.inclusive_bytes += b.inclusive_bytes;
+    a.calls = a.calls.saturating_add(b.calls);
+    a.allocs = a.allocs.saturating_add(b.allocs);
+    a.bytes = a.bytes.saturating_add(b.bytes);
+    a.reallocs = a.reallocs.saturating_add(b.reallocs);
+    a.non_escaping = a.non_escaping.saturating_add(b.non_escaping);
+    a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
+    a.escaped = a.escaped.saturating_add(b.escaped);
+    a.inclusive_allocs = a.inclusive_allocs.saturating_add(b.inclusive_allocs);
+    a.inclusive_reallocs = a.inclusive_reallocs.saturating_add(b.inclusive_reallocs);
+    a.inclusive_bytes = a.inclusive_bytes.saturating_add(b.inclusive_bytes);
     a.max_live_bytes = a.max_live_bytes.max(b.max_live_bytes);
     a.ns_per_call += b.ns_per_call * b.calls as f64;
 }
@@ -310,13 +310,13 @@ fn merge_function_sites(lists: Vec<Vec<FunctionSite>>) -> Vec<FunctionSite> {
             };
             (blank, 0)
         });
-        a.allocs += s.allocs;
-        a.bytes += s.bytes;
-        a.reallocs += s.reallocs;
-        a.non_escaping += s.non_escaping;
-        a.stack_avoidable += s.stack_avoidable;
-        a.escaped += s.escaped;
-        a.temporary += s.temporary;
+        a.allocs = a.allocs.saturating_add(s.allocs);
+        a.bytes = a.bytes.saturating_add(s.bytes);
+        a.reallocs = a.reallocs.saturating_add(s.reallocs);
+        a.non_escaping = a.non_escaping.saturating_add(s.non_escaping);
+        a.stack_avoidable = a.stack_avoidable.saturating_add(s.stack_avoidable);
+        a.escaped = a.escaped.saturating_add(s.escaped);
+        a.temporary = a.temporary.saturating_add(s.temporary);
         if a.verdict.is_empty() || s.allocs > *most {
             *most = s.allocs;
             a.verdict_kind = s.verdict_kind;
@@ -350,18 +350,18 @@ fn blank_stack(s: &StackReport) -> StackReport {
 }
 
 fn add_stack(a: &mut StackReport, b: &StackReport, at_peak: bool) {
-    a.allocs += b.allocs;
-    a.bytes += b.bytes;
-    a.live += b.live;
-    a.live_bytes += b.live_bytes;
-    a.stack_avoidable += b.stack_avoidable;
-    a.escaped += b.escaped;
-    a.total_lifetime_ns += b.total_lifetime_ns;
-    a.max_bytes += b.max_bytes;
-    a.max_blocks += b.max_blocks;
+    a.allocs = a.allocs.saturating_add(b.allocs);
+    a.bytes = a.bytes.saturating_add(b.bytes);
+    a.live = a.live.saturating_add(b.live);
+    a.live_bytes = a.live_bytes.saturating_add(b.live_bytes);
+    a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
+    a.escaped = a.escaped.saturating_add(b.escaped);
+    a.total_lifetime_ns = a.total_lifetime_ns.saturating_add(b.total_lifetime_ns);
+    a.max_bytes = a.max_bytes.saturating_add(b.max_bytes);
+    a.max_blocks = a.max_blocks.saturating_add(b.max_blocks);
     if at_peak {
-        a.gmax_bytes += b.gmax_bytes;
-        a.gmax_blocks += b.gmax_blocks;
+        a.gmax_bytes = a.gmax_bytes.saturating_add(b.gmax_bytes);
+        a.gmax_blocks = a.gmax_blocks.saturating_add(b.gmax_blocks);
     }
 }
 

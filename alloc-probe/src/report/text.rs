@@ -140,7 +140,10 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         8
     };
     if !r.functions.is_empty() {
-        writeln!(f, "\nTracked functions (allocs/call and B/call include callees)")?;
+        writeln!(
+            f,
+            "\nTracked functions (allocs/call and B/call include callees)"
+        )?;
         writeln!(
             f,
             "  {:>9} {:>11} {:>10} {:>9} {:>7} {:>7}  function",

@@ -1,0 +1,160 @@
+//! The process's live bytes and their exact peak.
+//!
+//! An exact peak needs one order of all increases and decreases: one shared counter. A locked
+//! add on it costs as much as a third of a small `malloc` + `free`, so while only one thread
+//! has ever allocated (most programs for much of their run, every single-threaded benchmark)
+//! that thread updates the counter with plain loads and stores. The first time another
+//! thread allocates, it switches the process to locked updates, for good, with an asymmetric
+//! fence: it sets `SHARED`, runs `membarrier` (a full barrier on every thread of the process,
+//! without the lone thread paying for one on each update), then waits until the lone thread
+//! is not half-way through an update. After that the lone thread sees `SHARED` and uses
+//! locked updates too. Where `membarrier` is not available, updates are locked from the start.
+
+use std::ptr;
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
+
+use crate::tally::Slot;
+
+/// A counter on its own cache line.
+#[repr(align(128))]
+struct Line(AtomicU64);
+
+static LIVE: Line = Line(AtomicU64::new(0));
+static PEAK: Line = Line(AtomicU64::new(0));
+/// How many times a new peak was reached; program points use it to keep their live bytes at
+/// the peak (see `blocks::note_change`).
+pub(crate) static PEAK_EPOCH: AtomicU64 = AtomicU64::new(0);
+/// When the latest peak was reached, in clock ticks.
+pub(crate) static PEAK_TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The slot of the one thread allowed plain updates, until `SHARED`.
+static SOLO: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+static SHARED: AtomicBool = AtomicBool::new(false);
+static SWITCHING: AtomicBool = AtomicBool::new(false);
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+fn membarrier(cmd: libc::c_long) -> bool {
+    // SAFETY: the membarrier system call with no pointer arguments.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
+}
+
+/// A thread got its slot: the first one becomes the lone writer (if the kernel offers the
+/// fence), any other switches the process to shared updates.
+pub(crate) fn on_new_slot(slot: &'static Slot) {
+    if SHARED.load(Acquire) {
+        return;
+    }
+    let me = slot as *const Slot as *mut Slot;
+    let solo = SOLO.load(Acquire);
+    if solo == me {
+        return; // the lone thread's slot, reused after that thread exited
+    }
+    if solo.is_null()
+        && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
+        && SOLO
+            .compare_exchange(ptr::null_mut(), me, AcqRel, Acquire)
+            .is_ok()
+    {
+        return;
+    }
+    go_shared();
+}
+
+/// Switches every writer to locked updates (once).
+#[cold]
+fn go_shared() {
+    while SWITCHING
+        .compare_exchange_weak(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+    if !SHARED.load(Acquire) {
+        SHARED.store(true, SeqCst);
+        let solo = SOLO.load(Acquire);
+        if !solo.is_null() {
+            // After the barrier the lone thread's next update sees SHARED; one in flight has
+            // set `busy`, which we now see, and we wait for it to finish.
+            if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
+                // Registered earlier, so this does not fail; if it did, the lone thread
+                // might still be storing: wait for a quiet moment the safe way.
+                std::sync::atomic::fence(SeqCst);
+            }
+            // SAFETY: slots are never freed.
+            let s = unsafe { &*solo };
+            while s.busy.load(Acquire) {
+                std::hint::spin_loop();
+            }
+        }
+    }
+    SWITCHING.store(false, Release);
+}
+
+#[inline(always)]
+fn solo(slot: Option<&Slot>) -> Option<&Slot> {
+    let s = slot?;
+    (!SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s)).then_some(s)
+}
+
+#[cold]
+fn new_peak() {
+    PEAK_EPOCH.fetch_add(1, Relaxed);
+    PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
+}
+
+/// Live bytes grew by `n` on the thread owning `slot` (`None`: a thread without one).
+#[inline(always)]
+pub(crate) fn grow(slot: Option<&Slot>, n: u64) {
+    if let Some(s) = solo(slot) {
+        s.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        if !SHARED.load(Relaxed) {
+            let now = LIVE.0.load(Relaxed).wrapping_add(n);
+            LIVE.0.store(now, Relaxed);
+            if now > PEAK.0.load(Relaxed) {
+                PEAK.0.store(now, Relaxed);
+                PEAK_EPOCH.store(PEAK_EPOCH.load(Relaxed) + 1, Relaxed);
+                PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
+            }
+            s.busy.store(false, Release);
+            return;
+        }
+        s.busy.store(false, Release);
+    } else if !SHARED.load(Relaxed) {
+        go_shared();
+    }
+    let now = LIVE.0.fetch_add(n, Relaxed).wrapping_add(n);
+    if now > PEAK.0.load(Relaxed) && PEAK.0.fetch_max(now, Relaxed) < now {
+        new_peak();
+    }
+}
+
+/// Live bytes shrank by `n`.
+#[inline(always)]
+pub(crate) fn shrink(slot: Option<&Slot>, n: u64) {
+    if let Some(s) = solo(slot) {
+        s.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        if !SHARED.load(Relaxed) {
+            LIVE.0.store(LIVE.0.load(Relaxed).wrapping_sub(n), Relaxed);
+            s.busy.store(false, Release);
+            return;
+        }
+        s.busy.store(false, Release);
+    } else if !SHARED.load(Relaxed) {
+        go_shared();
+    }
+    LIVE.0.fetch_sub(n, Relaxed);
+}
+
+/// The peak of live bytes so far.
+pub(crate) fn peak() -> u64 {
+    PEAK.0.load(Relaxed)
+}
+
+/// The shared live-byte counter, for tests that check it against the per-thread tallies.
+pub(crate) fn counter() -> u64 {
+    LIVE.0.load(Relaxed)
+}

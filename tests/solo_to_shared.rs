@@ -1,0 +1,85 @@
+//! The switch from one writer to many (see `alloc-probe/src/live.rs`): while the main thread
+//! allocates as the lone writer, other threads start allocating; no update of the live-byte
+//! counter may be lost, and the peak stays exact. A plain `main` (no test harness, whose
+//! threads would make the process shared from the start), run 30 times as a child process.
+
+use std::hint::black_box;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
+#[global_allocator]
+static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
+
+fn child() {
+    // The lone writer: exact peak with plain updates.
+    let base = alloc_probe::stats();
+    let big = black_box(vec![1u8; 8 << 20]);
+    drop(big);
+    let after = alloc_probe::stats();
+    assert_eq!(
+        after.peak_live_bytes,
+        base.live_bytes
+            .max(base.peak_live_bytes)
+            .max(base.live_bytes + (8 << 20))
+    );
+    assert_eq!(alloc_probe::live_counter(), after.live_bytes);
+
+    // Other threads start while the main thread keeps allocating.
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Relaxed) {
+                black_box(vec![n as u8; 24]);
+                n += 1;
+            }
+        })
+    };
+    let workers: Vec<_> = (0..3)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..20_000u32 {
+                    black_box(Box::new([i, t]));
+                }
+            })
+        })
+        .collect();
+    for i in 0..200_000u32 {
+        black_box(Box::new(i));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, Relaxed);
+    busy.join().unwrap();
+    let end = alloc_probe::stats();
+    assert_eq!(
+        alloc_probe::live_counter(),
+        end.live_bytes,
+        "an update of the live-byte counter was lost: {end:?}"
+    );
+    assert!(end.peak_live_bytes >= base.live_bytes + (8 << 20));
+}
+
+fn main() {
+    if std::env::var_os("SOLO_TO_SHARED_CHILD").is_some() {
+        child();
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    for run in 0..30 {
+        let out = Command::new(&exe)
+            .env("SOLO_TO_SHARED_CHILD", "1")
+            .env("ALLOC_PROBE_REPORT", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    println!("test solo_to_shared ... ok\n\ntest result: ok. 1 passed; 0 failed");
+}
