@@ -11,14 +11,14 @@
 //! `w1 = birth (40 bits of clock ticks / 64) | invocation (24) << 40`.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config;
 use crate::live::PEAK_EPOCH;
 use crate::local::Local;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
-use crate::{clock, guard, side, stack};
+use crate::{clock, guard, live, side, stack};
 
 /// Bytes in front of each block.
 pub(crate) const HEADER: usize = 16;
@@ -118,15 +118,17 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
             return p;
         }
         let slot = tally::slot();
-        let (h, w) = track_new(slot, p, layout.size());
+        let solo = live::begin(slot);
+        let (h, w) = track_new(slot, p, layout.size(), solo);
         let [a, b] = h.encode();
         // An over-aligned block that could not be recorded stays uncounted, here and at
         // its free, which finds no record.
         if side::insert(p as usize, [a, b, w]) {
-            tally::count_alloc(slot, layout.size());
+            tally::count_alloc(slot, layout.size(), solo);
         } else if h.point != 0 {
-            forget(h, w, layout.size());
+            forget(h, w, layout.size(), solo);
         }
+        live::end(slot, solo);
         return p;
     }
     let Some(l2) = padded(layout, layout.size()) else {
@@ -157,17 +159,19 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         return user;
     }
     let slot = tally::slot();
-    let (h, w) = track_new(slot, user, layout.size());
+    let solo = live::begin(slot);
+    let (h, w) = track_new(slot, user, layout.size(), solo);
     if h.flags & F_SAMPLED != 0 && !side::insert(user as usize, [0, 0, w]) {
         // No room to remember the weight: keep the block, but untracked.
-        forget(h, w, layout.size());
+        forget(h, w, layout.size(), solo);
         // SAFETY: as above.
         unsafe { write(user, Header::default()) };
     } else {
         // SAFETY: as above.
         unsafe { write(user, h) };
     }
-    tally::count_alloc(slot, layout.size());
+    tally::count_alloc(slot, layout.size(), solo);
+    live::end(slot, solo);
     user
 }
 
@@ -177,11 +181,13 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
     if !in_band(layout) {
         if let Some([a, b, w]) = side::remove(user as usize) {
             let slot = tally::slot();
+            let solo = live::begin(slot);
             let h = Header::decode([a, b]);
             if h.point != 0 {
-                untrack(slot, user, layout.size(), h, w);
+                untrack(slot, user, layout.size(), h, w, solo);
             }
-            tally::count_dealloc(slot, layout.size());
+            tally::count_dealloc(slot, layout.size(), solo);
+            live::end(slot, solo);
         }
         // SAFETY: the caller's pointer and layout, as allocated.
         unsafe { inner.dealloc(user, layout) };
@@ -191,14 +197,16 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
     let h = unsafe { read(user) };
     if h.flags & F_IGNORED == 0 {
         let slot = tally::slot();
+        let solo = live::begin(slot);
         if h.point != 0 {
             let w = weight_of(user, h);
-            untrack(slot, user, layout.size(), h, w);
+            untrack(slot, user, layout.size(), h, w, solo);
         } else if let Some(s) = slot {
             // SAFETY: the allocator path owns this thread's state and does not re-enter.
             unsafe { s.local() }.last_alloc = 0;
         }
-        tally::count_dealloc(slot, layout.size());
+        tally::count_dealloc(slot, layout.size(), solo);
+        live::end(slot, solo);
     }
     let l2 = padded(layout, layout.size()).expect("allocated with this layout");
     // SAFETY: the inner block starts HEADER bytes before `user`, with layout `l2`.
@@ -224,20 +232,22 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         }
         if let Some([a, b, w]) = side::remove(user as usize) {
             let slot = tally::slot();
+            let solo = live::begin(slot);
             let mut h = Header::decode([a, b]);
             if h.point != 0 {
-                retrack(slot, user, p, layout.size(), new_size, &mut h, w);
+                retrack(slot, user, p, layout.size(), new_size, &mut h, w, solo);
             }
             let [a, b] = h.encode();
             if side::insert(p as usize, [a, b, w]) {
-                tally::count_realloc(slot, layout.size(), new_size);
+                tally::count_realloc(slot, layout.size(), new_size, solo);
             } else {
                 // Lost its record: from now on the block is uncounted; settle its counts.
-                tally::count_dealloc(slot, layout.size());
+                tally::count_dealloc(slot, layout.size(), solo);
                 if h.point != 0 {
-                    forget(h, w, new_size);
+                    forget(h, w, new_size, solo);
                 }
             }
+            live::end(slot, solo);
         }
         return p;
     }
@@ -265,6 +275,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         return p;
     }
     let slot = tally::slot();
+    let solo = live::begin(slot);
     if h.point != 0 {
         let w = if h.flags & F_SAMPLED != 0 {
             let w = side::remove(user as usize).map_or(0, |v| v[2]);
@@ -275,14 +286,15 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         } else {
             UNIT_FULL
         };
-        retrack(slot, user, p, layout.size(), new_size, &mut h, w);
+        retrack(slot, user, p, layout.size(), new_size, &mut h, w, solo);
         // SAFETY: `p` is the moved in-band block.
         unsafe { write(p, h) };
     } else if let Some(s) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         unsafe { s.local() }.last_alloc = 0;
     }
-    tally::count_realloc(slot, layout.size(), new_size);
+    tally::count_realloc(slot, layout.size(), new_size, solo);
+    live::end(slot, solo);
     p
 }
 
@@ -310,24 +322,10 @@ fn note_change(p: &Point) {
     }
 }
 
-#[inline(always)]
-fn raise(a: &AtomicU64, v: u64) {
-    if v > a.load(Relaxed) {
-        a.fetch_max(v, Relaxed);
-    }
-}
-
-#[inline(always)]
-fn lower(a: &AtomicU64, v: u64) {
-    if v < a.load(Relaxed) {
-        a.fetch_min(v, Relaxed);
-    }
-}
-
 /// Decides whether a new block is tracked, and records its birth. Returns its header and
 /// weight (0 for an untracked block).
 #[inline]
-fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize) -> (Header, u64) {
+fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize, solo: bool) -> (Header, u64) {
     let Some(slot) = slot else {
         return (Header::default(), 0); // thread set-up or teardown: counted, not tracked
     };
@@ -357,15 +355,15 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize) -> (Header, u64) {
     let n = size as u64;
     note_change(p);
     let c = &p.c;
-    c.blocks.fetch_add(w, Relaxed);
-    c.bytes.fetch_add(n * w, Relaxed);
-    raise(&c.max_blocks, c.curr_blocks.fetch_add(w, Relaxed) + w);
-    raise(&c.max_bytes, c.curr_bytes.fetch_add(n * w, Relaxed) + n * w);
-    raise(&c.max_size, n);
-    lower(&c.min_size, n);
+    live::add(&c.blocks, w, solo);
+    live::add(&c.bytes, n * w, solo);
+    live::raise(&c.max_blocks, live::add(&c.curr_blocks, w, solo), solo);
+    live::raise(&c.max_bytes, live::add(&c.curr_bytes, n * w, solo), solo);
+    live::raise(&c.max_size, n, solo);
+    live::lower(&c.min_size, n, solo);
     let invocation = local.scopes.current();
     if invocation != 0 {
-        c.scoped.fetch_add(w, Relaxed);
+        live::add(&c.scoped, w, solo);
         let f = local.scopes.frames[local.scopes.depth - 1].index + 1;
         if c.function.load(Relaxed) != f {
             c.function.store(f, Relaxed);
@@ -384,15 +382,15 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize) -> (Header, u64) {
 
 /// Undoes `track_new`'s counts for a block that could not be recorded.
 #[cold]
-fn forget(h: Header, w: u64, size: usize) {
+fn forget(h: Header, w: u64, size: usize, solo: bool) {
     if let Some(p) = sites::get(h.point) {
         let n = size as u64;
-        p.c.blocks.fetch_sub(w, Relaxed);
-        p.c.bytes.fetch_sub(n * w, Relaxed);
-        p.c.curr_blocks.fetch_sub(w, Relaxed);
-        p.c.curr_bytes.fetch_sub(n * w, Relaxed);
+        live::sub(&p.c.blocks, w, solo);
+        live::sub(&p.c.bytes, n * w, solo);
+        live::sub(&p.c.curr_blocks, w, solo);
+        live::sub(&p.c.curr_bytes, n * w, solo);
         if h.invocation != 0 {
-            p.c.scoped.fetch_sub(w, Relaxed);
+            live::sub(&p.c.scoped, w, solo);
         }
     }
 }
@@ -414,36 +412,36 @@ fn sample(local: &mut Local, size: usize) -> Option<u64> {
 
 /// Records a tracked block's free.
 #[inline]
-fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64) {
+fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64, solo: bool) {
     let Some(p) = sites::get(h.point) else { return };
     let n = size as u64;
     note_change(p);
     let c = &p.c;
-    c.freed.fetch_add(w, Relaxed);
-    c.curr_blocks.fetch_sub(w, Relaxed);
-    c.curr_bytes.fetch_sub(n * w, Relaxed);
+    live::add(&c.freed, w, solo);
+    live::sub(&c.curr_blocks, w, solo);
+    live::sub(&c.curr_bytes, n * w, solo);
     let age = ((clock::ticks() >> BIRTH_SHIFT).wrapping_sub(h.birth) & BIRTH_MASK) << BIRTH_SHIFT;
-    c.lifetime_ticks.fetch_add(age.saturating_mul(w), Relaxed);
+    live::add(&c.lifetime_ticks, age.saturating_mul(w), solo);
     let Some(slot) = slot else {
-        c.freed_elsewhere.fetch_add(w, Relaxed); // teardown: no way to test the frames
+        live::add(&c.freed_elsewhere, w, solo); // teardown: no way to test the frames
         return;
     };
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let local = unsafe { slot.local() };
     if local.last_alloc == user as usize {
-        c.temporary.fetch_add(w, Relaxed);
+        live::add(&c.temporary, w, solo);
     }
     local.last_alloc = 0;
     if local.serial != h.thread {
-        c.freed_elsewhere.fetch_add(w, Relaxed);
+        live::add(&c.freed_elsewhere, w, solo);
         return;
     }
     let small = h.flags & F_GROWN == 0 && n <= config::stack_limit();
     if h.invocation != 0 {
         if let Some(f) = local.scopes.find(h.invocation) {
-            c.scoped_in_call.fetch_add(w, Relaxed);
+            live::add(&c.scoped_in_call, w, solo);
             if small {
-                c.scoped_small_in_call.fetch_add(w, Relaxed);
+                live::add(&c.scoped_small_in_call, w, solo);
             }
             let (t, owned) = crate::functions::tally(Some(&slot.fns), f.index);
             t.add_class(w, small, owned);
@@ -451,9 +449,9 @@ fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64) {
         return;
     }
     let k = stack::first_live(p.frames(), &p.ips, local.lo, local.hi);
-    p.live_from[k].fetch_add(w, Relaxed);
+    live::add(&p.live_from[k], w, solo);
     if small {
-        p.small_live_from[k].fetch_add(w, Relaxed);
+        live::add(&p.small_live_from[k], w, solo);
     }
 }
 
@@ -468,29 +466,27 @@ fn retrack(
     new: usize,
     h: &mut Header,
     w: u64,
+    solo: bool,
 ) {
     let Some(p) = sites::get(h.point) else { return };
     let (o, n) = (old as u64, new as u64);
     note_change(p);
     let c = &p.c;
-    c.reallocs.fetch_add(w, Relaxed);
-    c.bytes.fetch_add(n * w, Relaxed);
-    let now = c
-        .curr_bytes
-        .fetch_add((n * w).wrapping_sub(o * w), Relaxed)
-        .wrapping_add((n * w).wrapping_sub(o * w));
-    raise(&c.max_bytes, now);
-    raise(&c.max_size, n);
-    lower(&c.min_size, n);
+    live::add(&c.reallocs, w, solo);
+    live::add(&c.bytes, n * w, solo);
+    let now = live::add(&c.curr_bytes, (n * w).wrapping_sub(o * w), solo);
+    live::raise(&c.max_bytes, now, solo);
+    live::raise(&c.max_size, n, solo);
+    live::lower(&c.min_size, n, solo);
     if n > o && h.flags & F_GROWN == 0 {
         h.flags |= F_GROWN;
-        c.grown.fetch_add(w, Relaxed);
+        live::add(&c.grown, w, solo);
     }
     if let Some(slot) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         let local = unsafe { slot.local() };
         if local.last_alloc == user as usize {
-            c.temporary.fetch_add(w, Relaxed);
+            live::add(&c.temporary, w, solo);
         }
         local.last_alloc = moved as usize;
     }

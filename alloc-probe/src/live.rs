@@ -9,6 +9,10 @@
 //! without the lone thread paying for one on each update), then waits until the lone thread
 //! is not half-way through an update. After that the lone thread sees `SHARED` and uses
 //! locked updates too. Where `membarrier` is not available, updates are locked from the start.
+//!
+//! The same sections cover every counter the allocator path shares between threads (program
+//! points' counters in `blocks`), so a single-threaded program pays for no locked
+//! instruction at all.
 
 use std::ptr;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
@@ -92,10 +96,78 @@ fn go_shared() {
     SWITCHING.store(false, Release);
 }
 
+/// Opens an update section on this thread: returns whether the thread is the lone writer,
+/// which may then update shared counters with plain loads and stores until [`end`]. Every
+/// other thread makes the process shared first.
 #[inline(always)]
-fn solo(slot: Option<&Slot>) -> Option<&Slot> {
-    let s = slot?;
-    (!SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s)).then_some(s)
+pub(crate) fn begin(slot: Option<&Slot>) -> bool {
+    if let Some(s) = slot {
+        if !SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s) {
+            s.busy.store(true, Relaxed);
+            compiler_fence(SeqCst);
+            if !SHARED.load(Relaxed) {
+                return true;
+            }
+            s.busy.store(false, Release);
+            return false;
+        }
+    }
+    if !SHARED.load(Relaxed) {
+        go_shared();
+    }
+    false
+}
+
+/// Closes a section opened by [`begin`].
+#[inline(always)]
+pub(crate) fn end(slot: Option<&Slot>, solo: bool) {
+    if solo {
+        if let Some(s) = slot {
+            s.busy.store(false, Release);
+        }
+    }
+}
+
+/// Adds to a shared counter: plainly for the lone writer, locked otherwise.
+#[inline(always)]
+pub(crate) fn add(a: &AtomicU64, n: u64, solo: bool) -> u64 {
+    if solo {
+        let v = a.load(Relaxed).wrapping_add(n);
+        a.store(v, Relaxed);
+        v
+    } else {
+        a.fetch_add(n, Relaxed).wrapping_add(n)
+    }
+}
+
+/// Subtracts from a shared counter, as [`add`].
+#[inline(always)]
+pub(crate) fn sub(a: &AtomicU64, n: u64, solo: bool) -> u64 {
+    add(a, n.wrapping_neg(), solo)
+}
+
+/// Raises a shared maximum.
+#[inline(always)]
+pub(crate) fn raise(a: &AtomicU64, v: u64, solo: bool) {
+    if v > a.load(Relaxed) {
+        if solo {
+            a.store(v, Relaxed);
+        } else {
+            a.fetch_max(v, Relaxed);
+        }
+    }
+}
+
+/// Lowers a shared minimum.
+#[inline(always)]
+pub(crate) fn lower(a: &AtomicU64, v: u64, solo: bool) {
+    if v < a.load(Relaxed) {
+        if solo {
+            a.store(v, Relaxed);
+        } else {
+            a.fetch_min(v, Relaxed);
+        }
+    }
 }
 
 #[cold]
@@ -104,49 +176,25 @@ fn new_peak() {
     PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
 }
 
-/// Live bytes grew by `n` on the thread owning `slot` (`None`: a thread without one).
+/// Live bytes grew by `n`, inside a section.
 #[inline(always)]
-pub(crate) fn grow(slot: Option<&Slot>, n: u64) {
-    if let Some(s) = solo(slot) {
-        s.busy.store(true, Relaxed);
-        compiler_fence(SeqCst);
-        if !SHARED.load(Relaxed) {
-            let now = LIVE.0.load(Relaxed).wrapping_add(n);
-            LIVE.0.store(now, Relaxed);
-            if now > PEAK.0.load(Relaxed) {
-                PEAK.0.store(now, Relaxed);
-                PEAK_EPOCH.store(PEAK_EPOCH.load(Relaxed) + 1, Relaxed);
-                PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
-            }
-            s.busy.store(false, Release);
-            return;
+pub(crate) fn grow(solo: bool, n: u64) {
+    let now = add(&LIVE.0, n, solo);
+    if now > PEAK.0.load(Relaxed) {
+        if solo {
+            PEAK.0.store(now, Relaxed);
+            PEAK_EPOCH.store(PEAK_EPOCH.load(Relaxed) + 1, Relaxed);
+            PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
+        } else if PEAK.0.fetch_max(now, Relaxed) < now {
+            new_peak();
         }
-        s.busy.store(false, Release);
-    } else if !SHARED.load(Relaxed) {
-        go_shared();
-    }
-    let now = LIVE.0.fetch_add(n, Relaxed).wrapping_add(n);
-    if now > PEAK.0.load(Relaxed) && PEAK.0.fetch_max(now, Relaxed) < now {
-        new_peak();
     }
 }
 
-/// Live bytes shrank by `n`.
+/// Live bytes shrank by `n`, inside a section.
 #[inline(always)]
-pub(crate) fn shrink(slot: Option<&Slot>, n: u64) {
-    if let Some(s) = solo(slot) {
-        s.busy.store(true, Relaxed);
-        compiler_fence(SeqCst);
-        if !SHARED.load(Relaxed) {
-            LIVE.0.store(LIVE.0.load(Relaxed).wrapping_sub(n), Relaxed);
-            s.busy.store(false, Release);
-            return;
-        }
-        s.busy.store(false, Release);
-    } else if !SHARED.load(Relaxed) {
-        go_shared();
-    }
-    LIVE.0.fetch_sub(n, Relaxed);
+pub(crate) fn shrink(solo: bool, n: u64) {
+    sub(&LIVE.0, n, solo);
 }
 
 /// The peak of live bytes so far.

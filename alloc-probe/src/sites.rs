@@ -142,15 +142,7 @@ fn map_zeroed(bytes: usize) -> *mut u8 {
 }
 
 fn hash(c: &Captured) -> u64 {
-    // FxHash-style mixing: fast, and good enough for addresses.
-    let mut h: u64 = c.len as u64;
-    for &ip in &c.ips[..=c.len] {
-        h = (h.rotate_left(5) ^ ip as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    for &f in &c.frames[..c.len] {
-        h = (h.rotate_left(5) ^ f as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    h
+    c.hash
 }
 
 /// The point with this id (ids start at 1).

@@ -21,6 +21,8 @@ pub(crate) struct Captured {
     /// Whether the walk reached the outermost frame (rather than a depth limit or a function
     /// without frame pointers).
     pub complete: bool,
+    /// A hash of `len`, `ips` and `frames`, computed during the walk (0 for an empty stack).
+    pub hash: u64,
 }
 
 impl Captured {
@@ -30,6 +32,7 @@ impl Captured {
             ips: [0; MAX_FRAMES + 1],
             frames: [0; MAX_FRAMES],
             complete: false,
+            hash: 0,
         }
     }
 }
@@ -69,11 +72,14 @@ pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
     let mut n = 0;
     out.complete = false;
     out.len = 0;
+    out.hash = 0;
     if !valid(fp, lo, hi) {
         return;
     }
     // SAFETY: `fp` lies within this thread's live stack, word-aligned, with 16 bytes left.
     out.ips[0] = unsafe { *((fp + 8) as *const usize) };
+    // Hashed as we go, one cheap step per frame (no multiply in the loop-carried chain).
+    let mut h = out.ips[0] as u64;
     // Each step: `ips[n]` lies in the caller of the frame at `fp`, whose frame is at `next`.
     while n < MAX_FRAMES {
         // SAFETY: as above; `fp` is re-validated before each step.
@@ -89,6 +95,7 @@ pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
         let next_ra = unsafe { *((next + 8) as *const usize) };
         out.frames[n] = (hi - next) as u32;
         out.ips[n + 1] = next_ra;
+        h = h.rotate_left(9) ^ next_ra as u64 ^ (u64::from(out.frames[n]) << 24);
         n += 1;
         fp = next;
         if next_ra == 0 {
@@ -97,6 +104,9 @@ pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
         }
     }
     out.len = n;
+    // Finish with a multiply-xorshift so every bit of the chain reaches the low bits.
+    let h = (h ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    out.hash = h ^ (h >> 29);
 }
 
 /// The first index `i` such that frame `i` of a captured stack (`frames[i]`, saved return

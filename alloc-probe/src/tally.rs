@@ -286,12 +286,15 @@ fn new_slot() -> Option<&'static Slot> {
 /// Counts a successful allocation of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
-    count_alloc(slot(), size)
+    let s = slot();
+    let solo = live::begin(s);
+    count_alloc(s, size, solo);
+    live::end(s, solo);
 }
 
 /// Counts a successful allocation of `size` bytes on this thread's slot.
 #[inline(always)]
-pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize) {
+pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
     let n = size as u64;
     match slot {
         Some(s) => {
@@ -304,18 +307,21 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize) {
             FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
         }
     }
-    live::grow(slot, n);
+    live::grow(solo, n);
 }
 
 /// Counts a free of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_dealloc(size: usize) {
-    count_dealloc(slot(), size)
+    let s = slot();
+    let solo = live::begin(s);
+    count_dealloc(s, size, solo);
+    live::end(s, solo);
 }
 
 /// Counts a free of `size` bytes on this thread's slot.
 #[inline(always)]
-pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize) {
+pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
     let n = size as u64;
     match slot {
         Some(s) => {
@@ -327,18 +333,21 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize) {
             FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
         }
     }
-    live::shrink(slot, n);
+    live::shrink(solo, n);
 }
 
 /// Counts a successful reallocation from `old` to `new` bytes.
 #[inline(always)]
 pub(crate) fn on_realloc(old: usize, new: usize) {
-    count_realloc(slot(), old, new)
+    let s = slot();
+    let solo = live::begin(s);
+    count_realloc(s, old, new, solo);
+    live::end(s, solo);
 }
 
 /// Counts a successful reallocation on this thread's slot.
 #[inline(always)]
-pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize) {
+pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize, solo: bool) {
     let (o, n) = (old as u64, new as u64);
     match slot {
         Some(s) => {
@@ -354,9 +363,9 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize) {
         }
     }
     if n >= o {
-        live::grow(slot, n - o);
+        live::grow(solo, n - o);
     } else {
-        live::shrink(slot, o - n);
+        live::shrink(solo, o - n);
     }
 }
 
