@@ -10,8 +10,9 @@
 //!
 //! On Linux a run during which other processes used the CPU noticeably (machine-wide busy time
 //! from `/proc/stat` minus the run's own CPU time) is discarded and run again, up to
-//! `ALLOC_PROBE_BENCH_RETRIES` times (default 10, at most once for dhat) after a pause of a
-//! second; the table's header says how many were.
+//! `ALLOC_PROBE_BENCH_RETRIES` times (default 10, at most once for dhat), each time once the
+//! machine has been idle for half a second or after `ALLOC_PROBE_BENCH_QUIET_WAIT` seconds
+//! (default 120); the table's header says how many runs were repeated.
 //!
 //! Environment:
 //! * `ALLOC_PROBE_BENCH_RUNS`: timed runs per configuration (default 9);
@@ -21,7 +22,7 @@
 //!   (`system` always runs).
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One row of the table: a binary and the environment it runs with.
 struct Row {
@@ -125,6 +126,21 @@ fn busy_ticks() -> Option<u64> {
     Some(v.iter().take(8).sum::<u64>() - v.get(3)? - v.get(4)?)
 }
 
+/// Waits, at most `max`, until the machine has been idle for half a second (other processes
+/// used under 5% of one core).
+fn wait_until_quiet(max: Duration) {
+    let start = Instant::now();
+    let step = Duration::from_millis(500);
+    loop {
+        let Some(before) = busy_ticks() else { return };
+        std::thread::sleep(step);
+        let Some(after) = busy_ticks() else { return };
+        if after.saturating_sub(before) <= 2 || start.elapsed() >= max {
+            return;
+        }
+    }
+}
+
 /// Runs one process.
 fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
     let mut cmd = Command::new(row.bin);
@@ -210,6 +226,7 @@ fn main() {
     let slow_runs = env_num("ALLOC_PROBE_BENCH_SLOW_RUNS").unwrap_or(3).max(1) as usize;
     let work = env_num("ALLOC_PROBE_BENCH_WORK");
     let retries = env_num("ALLOC_PROBE_BENCH_RETRIES").unwrap_or(10);
+    let quiet_wait = Duration::from_secs(env_num("ALLOC_PROBE_BENCH_QUIET_WAIT").unwrap_or(120));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let only = std::env::var("ALLOC_PROBE_BENCH_ONLY").ok();
     let rows: Vec<&Row> = ROWS
@@ -228,6 +245,7 @@ fn main() {
     let mut samples = vec![[Vec::new(), Vec::new()]; rows.len()];
     let mut checksums: [Option<String>; 2] = [None, None];
 
+    wait_until_quiet(quiet_wait);
     // Warm-up: one untimed run of every fast configuration (page cache, CPU frequency).
     for (ti, &threads) in THREADS.iter().enumerate() {
         for row in rows.iter().filter(|r| !r.slow) {
@@ -267,7 +285,7 @@ fn main() {
                     }
                     tries += 1;
                     reruns += 1;
-                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    wait_until_quiet(quiet_wait);
                 };
                 let expected = checksums[ti].get_or_insert_with(|| s.checksum.clone());
                 assert_eq!(
