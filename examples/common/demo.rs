@@ -5,6 +5,36 @@ use std::path::Path;
 
 use alloc_probe::{FlameCost, Report, Stats};
 
+/// The body both demos share: read the shipped orders, run the three stages of `$orders`
+/// (a module with `parse`, `aggregate` and `render`) under `measure`, print the summary and
+/// the per-stage table, and return the report. A macro, because each module's types borrow
+/// differently.
+#[macro_export]
+macro_rules! profile_stages {
+    ($name:literal, $orders:ident) => {{
+        // This program prints and writes its own report.
+        alloc_probe::set_exit_report(false);
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/orders.csv");
+        let text = std::fs::read_to_string(data).unwrap_or_else(|e| {
+            eprintln!("{}: cannot read {data}: {e}", $name);
+            std::process::exit(2);
+        });
+        let records = text.lines().count() as u64 - 1;
+        let (parsed, parse) = alloc_probe::measure(|| $orders::parse(&text));
+        let (totals, aggregate) = alloc_probe::measure(|| $orders::aggregate(&parsed));
+        let (summary, render) = alloc_probe::measure(|| $orders::render(&totals));
+        println!("{summary}");
+        demo::stage_header();
+        demo::stage("parse", "record", records, &parse);
+        demo::stage("aggregate", "record", records, &aggregate);
+        demo::stage("render", "country", totals.len() as u64, &render);
+        drop((summary, totals, parsed));
+        let report = alloc_probe::report();
+        println!("\n{report}");
+        report
+    }};
+}
+
 /// One row of the stage table: totals, then Go's `allocs/op` and `B/op` per record.
 pub fn stage(stage: &str, per: &str, ops: u64, s: &Stats) {
     let ops = ops.max(1) as f64;
