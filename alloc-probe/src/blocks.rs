@@ -374,7 +374,7 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize, solo: bool) -> (He
         point: id,
         thread: local.serial,
         flags,
-        birth: clock::ticks() >> BIRTH_SHIFT,
+        birth: local.now() >> BIRTH_SHIFT,
         invocation,
     };
     (h, w)
@@ -420,14 +420,19 @@ fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64, s
     live::add(&c.freed, w, solo);
     live::sub(&c.curr_blocks, w, solo);
     live::sub(&c.curr_bytes, n * w, solo);
-    let age = ((clock::ticks() >> BIRTH_SHIFT).wrapping_sub(h.birth) & BIRTH_MASK) << BIRTH_SHIFT;
-    live::add(&c.lifetime_ticks, age.saturating_mul(w), solo);
+    let age = |now: u64| ((now >> BIRTH_SHIFT).wrapping_sub(h.birth) & BIRTH_MASK) << BIRTH_SHIFT;
     let Some(slot) = slot else {
+        live::add(
+            &c.lifetime_ticks,
+            age(clock::ticks()).saturating_mul(w),
+            solo,
+        );
         live::add(&c.freed_elsewhere, w, solo); // teardown: no way to test the frames
         return;
     };
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let local = unsafe { slot.local() };
+    live::add(&c.lifetime_ticks, age(local.now()).saturating_mul(w), solo);
     if local.last_alloc == user as usize {
         live::add(&c.temporary, w, solo);
     }
