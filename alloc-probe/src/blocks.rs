@@ -98,8 +98,9 @@ unsafe fn write(user: *mut u8, h: Header) {
     }
 }
 
-/// Allocates through `inner` with tracking.
-#[inline]
+/// Allocates through `inner` with tracking. Kept out of line so the `counts` path in
+/// `Probe` stays small (no registers saved for a path it does not take).
+#[inline(never)]
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     if !in_band(layout) {
         // SAFETY: the caller's layout is passed on unchanged.
@@ -176,7 +177,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
 }
 
 /// Frees a block allocated by [`alloc`].
-#[inline]
+#[inline(never)]
 pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: Layout) {
     if !in_band(layout) {
         if let Some([a, b, w]) = side::remove(user as usize) {
@@ -214,7 +215,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
 }
 
 /// Reallocates a block allocated by [`alloc`].
-#[inline]
+#[inline(never)]
 pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     inner: &A,
     user: *mut u8,
