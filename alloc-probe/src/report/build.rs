@@ -69,10 +69,12 @@ pub(crate) fn build() -> Report {
         stacks.push(StackReport {
             frames: frames
                 .iter()
-                .map(|(_, f)| FrameReport {
+                .enumerate()
+                .map(|(i, (phys, f))| FrameReport {
                     function: f.function.clone(),
                     file: short_path(&f.file),
                     line: f.line,
+                    inlined: frames.get(i + 1).is_some_and(|(next, _)| next == phys),
                 })
                 .collect(),
             site: site_at,

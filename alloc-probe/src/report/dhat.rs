@@ -163,6 +163,7 @@ mod tests {
                 function: "x::f".into(),
                 file: "src/x.rs".into(),
                 line: 3,
+                inlined: false,
             }],
             site: 0,
             allocs,

@@ -165,6 +165,7 @@ mod tests {
                     function: f.to_string(),
                     file: String::new(),
                     line: 0,
+                    inlined: false,
                 })
                 .collect(),
             site: 0,

@@ -224,6 +224,10 @@ pub struct FrameReport {
     pub file: String,
     /// Line (0 if unknown).
     pub line: u32,
+    /// Whether this call was inlined into the next frame (its caller): both ran in one
+    /// machine frame. pprof shows such runs as the lines of one location.
+    #[serde(default)]
+    pub inlined: bool,
 }
 
 /// A unique stack and its figures, for profiles.

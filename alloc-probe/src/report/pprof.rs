@@ -14,9 +14,9 @@
 //!   writes when `runtime.MemProfileRate = 1` records every allocation. Values are already
 //!   scaled to estimated totals, as in Go, so pprof never multiplies by the period.
 //!
-//! Report frames are logical frames without addresses, so which of them were inlined is not
-//! known: each distinct (function, file, line) is one `Location` with one `Line`, under one
-//! `Mapping` marked as fully symbolised so pprof never looks for symbols itself.
+//! Report frames are logical frames; a run of frames inlined into one machine frame becomes
+//! one `Location` with a `Line` each (callee first), as Go writes inlined calls. Locations sit
+//! under one `Mapping` marked as fully symbolised so pprof never looks for symbols itself.
 //!
 //! The messages are written by hand with prost's derive macros: only these few are needed,
 //! so neither a build script (`prost-build` and `protoc`) nor a crate shipping the whole
@@ -80,7 +80,7 @@ fn profile(r: &Report, now: SystemTime) -> Profile {
         has_functions: true,
         has_filenames: true,
         has_line_numbers: true,
-        has_inline_frames: false,
+        has_inline_frames: true,
         ..Mapping::default()
     }];
     let sample = r.stacks.iter().map(|s| b.sample(s)).collect();
@@ -124,7 +124,7 @@ struct Builder {
     functions: Vec<Function>,
     function_ids: HashMap<(String, String), u64>,
     locations: Vec<Location>,
-    location_ids: HashMap<FrameReport, u64>,
+    location_ids: HashMap<Vec<FrameReport>, u64>,
 }
 
 impl Builder {
@@ -164,30 +164,42 @@ impl Builder {
         id
     }
 
-    fn location(&mut self, f: &FrameReport) -> u64 {
-        if let Some(&id) = self.location_ids.get(f) {
+    /// The location of one machine frame: `group` is its logical frames, callee first.
+    fn location(&mut self, group: &[FrameReport]) -> u64 {
+        if let Some(&id) = self.location_ids.get(group) {
             return id;
         }
-        let function_id = self.function(f);
+        let line = group
+            .iter()
+            .map(|f| Line {
+                function_id: self.function(f),
+                line: i64::from(f.line),
+            })
+            .collect();
         let id = self.locations.len() as u64 + 1;
         self.locations.push(Location {
             id,
             mapping_id: MAPPING_ID,
             address: 0,
-            line: vec![Line {
-                function_id,
-                line: i64::from(f.line),
-            }],
+            line,
             is_folded: false,
         });
-        self.location_ids.insert(f.clone(), id);
+        self.location_ids.insert(group.to_vec(), id);
         id
     }
 
     fn sample(&mut self, s: &StackReport) -> Sample {
         // From the site outwards; a stack without a site frame keeps all of them.
         let from = if s.site < s.frames.len() { s.site } else { 0 };
-        let location_id = s.frames[from..].iter().map(|f| self.location(f)).collect();
+        // Split into machine frames: a run of inlined frames ends at the frame they ran in.
+        let mut location_id = Vec::new();
+        let mut start = from;
+        for (i, f) in s.frames.iter().enumerate().skip(from) {
+            if !f.inlined || i + 1 == s.frames.len() {
+                location_id.push(self.location(&s.frames[start..=i]));
+                start = i + 1;
+            }
+        }
         let value = [
             s.allocs,
             s.bytes,
@@ -351,6 +363,7 @@ mod tests {
             function: function.into(),
             file: "src/x.rs".into(),
             line,
+            inlined: false,
         }
     }
 
@@ -391,5 +404,38 @@ mod tests {
         assert_eq!(p.period, 1);
         let default = &p.string_table[p.default_sample_type as usize];
         assert_eq!(default, "alloc_space");
+    }
+
+    #[test]
+    fn inlined_frames_are_lines_of_one_location() {
+        let mut inlined = frame("x::helper", 5);
+        inlined.inlined = true;
+        let r = Report {
+            stacks: vec![StackReport {
+                frames: vec![inlined, frame("x::caller", 12), frame("x::main", 9)],
+                site: 0,
+                allocs: 1,
+                bytes: 8,
+                live: 0,
+                live_bytes: 0,
+                stack_avoidable: 0,
+                escaped: 1,
+                total_lifetime_ns: 0,
+                max_bytes: 0,
+                max_blocks: 0,
+                gmax_bytes: 0,
+                gmax_blocks: 0,
+            }],
+            ..crate::report::merge::empty()
+        };
+        let p = profile(&r, UNIX_EPOCH);
+        assert_eq!(p.sample[0].location_id, [1, 2]);
+        let lines: Vec<i64> = p.location[0].line.iter().map(|l| l.line).collect();
+        assert_eq!(
+            lines,
+            [5, 12],
+            "callee first, then the frame it was inlined into"
+        );
+        assert_eq!(p.location[1].line.len(), 1);
     }
 }
