@@ -17,7 +17,7 @@
 //! ```
 //!
 //! With the `jemalloc` feature, `Probe::new(alloc_probe::Jemalloc)` wraps jemalloc instead of
-//! the system allocator, and [`jemalloc_stats`] reads jemalloc's own figures.
+//! the system allocator, and `jemalloc_stats()` reads jemalloc's own figures.
 //!
 //! # What is counted
 //!
@@ -29,9 +29,29 @@
 //! Every function here panics with a message saying how to install the probe when `Probe` is
 //! not the global allocator, rather than returning zeros.
 //!
+//! # Where, and what could have been avoided
+//!
+//! In the `full` mode (the default) every block is attributed to its call site and classified:
+//! non-escaping (freed before the function that allocated it returned), stack-avoidable
+//! (non-escaping, never grown, small), escaped, temporary, leaked. [`report`] returns a
+//! [`Report`] with per-site figures and a verdict with its reason; it prints as a table and
+//! writes JSON, pprof, DHAT JSON and flame graphs. The same report is printed and written at
+//! exit (`ALLOC_PROBE_REPORT`, `ALLOC_PROBE_DIR`).
+//!
+//! [`track_allocs`] (feature `instrument`) instruments a function, an `impl` block or a module:
+//! per-function calls, allocs/call and bytes/call, classes by exact invocation, the source
+//! expression of each allocating line, and per-call budgets.
+//!
 //! # Environment
 //!
-//! `ALLOC_PROBE_MODE=full|sampled|counts` chooses how much is tracked; see [`Mode`].
+//! * `ALLOC_PROBE_MODE=full|sampled|counts` chooses how much is tracked; see [`Mode`].
+//! * `ALLOC_PROBE_SAMPLE_RATE`, `ALLOC_PROBE_STACK_LIMIT`: the sampling gap and the largest
+//!   stack-avoidable block.
+//! * `ALLOC_PROBE_REPORT=off|summary|full`, `ALLOC_PROBE_DIR`: the report at exit.
+//! * `ALLOC_PROBE_TRACE=1s`: a line per interval on stderr, like `GODEBUG=gctrace=1`.
+//!
+//! Release builds need line tables (`debug = "line-tables-only"`) for files and lines, and
+//! frame pointers (`-C force-frame-pointers=yes`) for cheap, complete stacks.
 #![deny(missing_docs)]
 
 mod blocks;
