@@ -335,17 +335,7 @@ fn blank_stack(s: &StackReport) -> StackReport {
     StackReport {
         frames: s.frames.clone(),
         site: s.site,
-        allocs: 0,
-        bytes: 0,
-        live: 0,
-        live_bytes: 0,
-        stack_avoidable: 0,
-        escaped: 0,
-        total_lifetime_ns: 0,
-        max_bytes: 0,
-        max_blocks: 0,
-        gmax_bytes: 0,
-        gmax_blocks: 0,
+        ..StackReport::default()
     }
 }
 

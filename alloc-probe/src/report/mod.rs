@@ -231,7 +231,7 @@ pub struct FrameReport {
 }
 
 /// A unique stack and its figures, for profiles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StackReport {
     /// Logical frames, leaf first, alloc-probe's own frames removed.
     pub frames: Vec<FrameReport>,
