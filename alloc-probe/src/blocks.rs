@@ -209,9 +209,12 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
         tally::count_dealloc(slot, layout.size(), solo);
         live::end(slot, solo);
     }
-    let l2 = padded(layout, layout.size()).expect("allocated with this layout");
-    // SAFETY: the inner block starts HEADER bytes before `user`, with layout `l2`.
-    unsafe { inner.dealloc(user.sub(HEADER), l2) };
+    // The same computation succeeded when the block was allocated with this layout; were it
+    // ever to fail, leaking the block beats panicking in the allocator.
+    if let Some(l2) = padded(layout, layout.size()) {
+        // SAFETY: the inner block starts HEADER bytes before `user`, with layout `l2`.
+        unsafe { inner.dealloc(user.sub(HEADER), l2) };
+    }
 }
 
 /// Reallocates a block allocated by [`alloc`].

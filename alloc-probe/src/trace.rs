@@ -79,8 +79,8 @@ extern "C" fn run(arg: *mut libc::c_void) -> *mut libc::c_void {
             now.live_blocks,
             signed(now.live_blocks, last.live_blocks),
             Bytes(now.peak_live_bytes),
-            (now.allocs + now.reallocs - last.allocs - last.reallocs) as f64 / dt,
-            (now.deallocs - last.deallocs) as f64 / dt,
+            (now.allocs + now.reallocs).saturating_sub(last.allocs + last.reallocs) as f64 / dt,
+            now.deallocs.saturating_sub(last.deallocs) as f64 / dt,
         );
         if let Some(rss) = resident() {
             let _ = write!(line, ", resident {}", Bytes(rss));
