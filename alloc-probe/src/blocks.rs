@@ -319,8 +319,7 @@ fn note_change(p: &Point) {
     let e = PEAK_EPOCH.load(Relaxed);
     if p.c.change_epoch.load(Relaxed) < e {
         p.c.gmax_bytes.store(p.c.curr_bytes.load(Relaxed), Relaxed);
-        p.c.gmax_blocks
-            .store(p.c.curr_blocks.load(Relaxed), Relaxed);
+        p.c.gmax_blocks.store(p.c.live(), Relaxed);
         p.c.gmax_epoch.store(e, Relaxed);
         p.c.change_epoch.store(e, Relaxed);
     }
@@ -359,9 +358,10 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize, solo: bool) -> (He
     let n = size as u64;
     note_change(p);
     let c = &p.c;
-    live::add(&c.blocks, w, solo);
+    let born = live::add(&c.blocks, w, solo);
     live::add(&c.bytes, n * w, solo);
-    live::raise(&c.max_blocks, live::add(&c.curr_blocks, w, solo), solo);
+    let freed = c.freed.load(Relaxed);
+    live::raise(&c.max_blocks, born.saturating_sub(freed), solo);
     live::raise(&c.max_bytes, live::add(&c.curr_bytes, n * w, solo), solo);
     live::raise(&c.max_size, n, solo);
     live::lower(&c.min_size, n, solo);
@@ -391,7 +391,6 @@ fn forget(h: Header, w: u64, size: usize, solo: bool) {
         let n = size as u64;
         live::sub(&p.c.blocks, w, solo);
         live::sub(&p.c.bytes, n * w, solo);
-        live::sub(&p.c.curr_blocks, w, solo);
         live::sub(&p.c.curr_bytes, n * w, solo);
         if h.invocation != 0 {
             live::sub(&p.c.scoped, w, solo);
@@ -422,7 +421,6 @@ fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64, s
     note_change(p);
     let c = &p.c;
     live::add(&c.freed, w, solo);
-    live::sub(&c.curr_blocks, w, solo);
     live::sub(&c.curr_bytes, n * w, solo);
     let age = |now: u64| ((now >> BIRTH_SHIFT).wrapping_sub(h.birth) & BIRTH_MASK) << BIRTH_SHIFT;
     let Some(slot) = slot else {

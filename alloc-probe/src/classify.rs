@@ -56,7 +56,7 @@ pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> C
         w(live_upto(&p.small_live_from) + c.scoped_small_in_call.load(Relaxed)).min(non_escaping);
     let at_peak = c.change_epoch.load(Relaxed) < epoch;
     let (gmax_blocks, gmax_bytes) = if at_peak {
-        (c.curr_blocks.load(Relaxed), c.curr_bytes.load(Relaxed))
+        (c.live(), c.curr_bytes.load(Relaxed))
     } else {
         (c.gmax_blocks.load(Relaxed), c.gmax_bytes.load(Relaxed))
     };
@@ -70,7 +70,7 @@ pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> C
         stack_avoidable,
         escaped: blocks - non_escaping,
         temporary: w(c.temporary.load(Relaxed)),
-        leaked: w(c.curr_blocks.load(Relaxed)),
+        leaked: w(c.live()),
         leaked_bytes: w(c.curr_bytes.load(Relaxed)),
         freed_elsewhere: w(c.freed_elsewhere.load(Relaxed)),
         lifetime_ticks: w(c.lifetime_ticks.load(Relaxed)),

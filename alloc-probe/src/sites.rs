@@ -47,8 +47,7 @@ pub(crate) struct PointCounters {
     pub temporary: AtomicU64,
     /// Blocks freed on a thread other than the one that allocated them.
     pub freed_elsewhere: AtomicU64,
-    /// Live blocks and bytes now (weighted).
-    pub curr_blocks: AtomicU64,
+    /// Live bytes now (weighted). Live blocks are `blocks - freed` (see `PointCounters::live`).
     pub curr_bytes: AtomicU64,
     /// The most bytes and blocks live at once (DHAT's `mb`, `mbk`).
     pub max_bytes: AtomicU64,
@@ -70,6 +69,16 @@ pub(crate) struct PointCounters {
     pub scoped_small_in_call: AtomicU64,
     /// The innermost tracked function its blocks were allocated in (index + 1), or 0.
     pub function: AtomicU32,
+}
+
+impl PointCounters {
+    /// Blocks live now: born minus freed. The two loads are not one snapshot, so under
+    /// concurrency it saturates rather than wraps; at rest it is exact.
+    #[inline(always)]
+    pub(crate) fn live(&self) -> u64 {
+        let born = self.blocks.load(Relaxed);
+        born.saturating_sub(self.freed.load(Relaxed))
+    }
 }
 
 /// One interned stack and its counters.
