@@ -38,9 +38,10 @@ pub(crate) struct Tally {
     pub stack_avoidable: AtomicU64,
 }
 
-/// A call's figures, added to a tally.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct CallFigures {
+/// A function's figures: one call's (added to a tally; the classes are added per block by
+/// `add_class`), or a sum over threads.
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct Figures {
     pub calls: u64,
     pub allocs: u64,
     pub reallocs: u64,
@@ -51,13 +52,15 @@ pub(crate) struct CallFigures {
     pub ticks: u64,
     pub timed: u64,
     pub max_live: u64,
+    pub non_escaping: u64,
+    pub stack_avoidable: u64,
 }
 
 impl Tally {
     /// Adds figures; `owned` tallies are written by one thread only and need no locked
     /// instruction.
     #[inline]
-    pub(crate) fn add(&self, f: &CallFigures, owned: bool) {
+    pub(crate) fn add(&self, f: &Figures, owned: bool) {
         let add = |a: &AtomicU64, n: u64| {
             if n == 0 {
             } else if owned {
@@ -111,7 +114,7 @@ impl Tally {
         }
     }
 
-    pub(crate) fn sum_into(&self, into: &mut Totals) {
+    pub(crate) fn sum_into(&self, into: &mut Figures) {
         let l = |a: &AtomicU64| a.load(Relaxed);
         into.calls += l(&self.calls);
         into.allocs += l(&self.allocs);
@@ -126,23 +129,6 @@ impl Tally {
         into.non_escaping += l(&self.non_escaping);
         into.stack_avoidable += l(&self.stack_avoidable);
     }
-}
-
-/// A function's figures summed over threads.
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct Totals {
-    pub calls: u64,
-    pub allocs: u64,
-    pub reallocs: u64,
-    pub bytes: u64,
-    pub incl_allocs: u64,
-    pub incl_reallocs: u64,
-    pub incl_bytes: u64,
-    pub ticks: u64,
-    pub timed: u64,
-    pub max_live: u64,
-    pub non_escaping: u64,
-    pub stack_avoidable: u64,
 }
 
 struct Registry {
@@ -241,8 +227,8 @@ pub(crate) fn tally(local: Option<&[Tally; LOCAL_FNS]>, i: u32) -> (&Tally, bool
 }
 
 /// Sums function `i` over the shared tallies and the given per-thread tables.
-pub(crate) fn totals<'a>(i: u32, tables: impl Iterator<Item = &'a [Tally; LOCAL_FNS]>) -> Totals {
-    let mut t = Totals::default();
+pub(crate) fn totals<'a>(i: u32, tables: impl Iterator<Item = &'a [Tally; LOCAL_FNS]>) -> Figures {
+    let mut t = Figures::default();
     SHARED[i as usize].sum_into(&mut t);
     if (i as usize) < LOCAL_FNS {
         for table in tables {

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 
-use crate::functions::{self, CallFigures};
+use crate::functions::{self, Figures};
 use crate::tally::{self, Slot};
 use crate::{clock, guard};
 
@@ -190,9 +190,9 @@ fn push(slot: &Slot, info: &'static FnInfo, invocation: Option<u32>, count_call:
         if count_call {
             let (t, owned) = functions::tally(Some(&slot.fns), index);
             t.add(
-                &CallFigures {
+                &Figures {
                     calls: 1,
-                    ..CallFigures::default()
+                    ..Figures::default()
                 },
                 owned,
             );
@@ -285,7 +285,7 @@ fn pop(slot: &Slot) -> Finished {
         parent.child_bytes += incl_bytes;
     }
     let max_live = high.wrapping_sub(start_net);
-    let figures = CallFigures {
+    let figures = Figures {
         calls: u64::from(count_call),
         allocs: incl_allocs - child_allocs.min(incl_allocs),
         reallocs: incl_reallocs - child_reallocs.min(incl_reallocs),
@@ -300,6 +300,7 @@ fn pop(slot: &Slot) -> Finished {
         },
         timed: u64::from(start_ticks != 0),
         max_live: if (max_live as i64) < 0 { 0 } else { max_live },
+        ..Figures::default()
     };
     t.add(&figures, owned);
     done
