@@ -1,24 +1,15 @@
 //! Small hand-made reports for the subcommands' unit tests.
 
-use alloc_probe::{FunctionReport, Report, SiteReport, Stats, TrackingCost};
+use alloc_probe::{FunctionReport, Report, SiteReport};
 
-/// An empty full-mode report.
+/// An empty full-mode report: the merge of no reports, named.
 pub fn report() -> Report {
     Report {
-        schema: alloc_probe::REPORT_SCHEMA.into(),
-        version: alloc_probe::REPORT_SCHEMA_VERSION,
         binary: "demo".into(),
         pid: 42,
-        mode: "full".into(),
-        sample_rate: None,
         stack_limit: 4096,
         elapsed_ns: 1_000_000,
-        peak_ns: 0,
-        stats: Stats::default(),
-        tracking: TrackingCost::default(),
-        sites: Vec::new(),
-        functions: Vec::new(),
-        stacks: Vec::new(),
+        ..Report::merge(&[])
     }
 }
 
