@@ -1,10 +1,11 @@
-//! Block tracking for the `full` and `sampled` modes: what the allocator path records about
-//! each block, and what it learns when the block is reallocated or freed.
+//! Block tracking: what the allocator path records about each block, and what it learns when
+//! the block is reallocated or freed. This module is the `full` mode's allocator path; the
+//! `sampled` mode's (in `sampled`) shares its bookkeeping.
 //!
-//! Every block (alignment up to 16) carries a 16-byte header in front of the caller's memory,
-//! so the facts about a live block cost 16 bytes and no lookup. Over-aligned blocks keep the
-//! same header in the side table instead. A block allocated while alloc-probe ignores its own
-//! allocations is marked so, and stays uncounted wherever it is later freed.
+//! In `full` mode every block (alignment up to 16) carries a 16-byte header in front of the
+//! caller's memory, so the facts about a live block cost 16 bytes and no lookup. Over-aligned
+//! blocks keep the same header in the side table instead. A block allocated while alloc-probe
+//! ignores its own allocations is marked so, and stays uncounted wherever it is later freed.
 //!
 //! Header, two words:
 //! `w0 = point id (32) | thread serial (24) << 32 | flags (8) << 56`,
@@ -14,7 +15,6 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config;
-use crate::live::PEAK_EPOCH;
 use crate::local::Local;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
@@ -23,13 +23,12 @@ use crate::{clock, guard, live, side, stack};
 /// Bytes in front of each block.
 pub(crate) const HEADER: usize = 16;
 const F_IGNORED: u8 = 1;
-const F_SAMPLED: u8 = 2;
 const F_GROWN: u8 = 4;
 const BIRTH_SHIFT: u32 = 6;
 const BIRTH_MASK: u64 = (1 << 40) - 1;
 
 #[derive(Clone, Copy, Default)]
-struct Header {
+pub(crate) struct Header {
     point: u32,
     thread: u32,
     flags: u8,
@@ -45,7 +44,12 @@ impl Header {
         }
     }
 
-    fn encode(self) -> [u64; 2] {
+    /// Whether a program point records the block (false when it could not be recorded).
+    pub(crate) fn tracked(self) -> bool {
+        self.point != 0
+    }
+
+    pub(crate) fn encode(self) -> [u64; 2] {
         [
             u64::from(self.point)
                 | u64::from(self.thread & 0xFF_FFFF) << 32
@@ -54,7 +58,7 @@ impl Header {
         ]
     }
 
-    fn decode(w: [u64; 2]) -> Header {
+    pub(crate) fn decode(w: [u64; 2]) -> Header {
         Header {
             point: w[0] as u32,
             thread: (w[0] >> 32) as u32 & 0xFF_FFFF,
@@ -120,7 +124,10 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         }
         let slot = tally::slot();
         let solo = live::begin(slot);
-        let (h, w) = track_new(slot, p, layout.size(), solo);
+        let (h, w) = (
+            track_new(slot, p, layout.size(), UNIT_FULL, solo),
+            UNIT_FULL,
+        );
         let [a, b] = h.encode();
         // An over-aligned block that could not be recorded stays uncounted, here and at
         // its free, which finds no record.
@@ -161,16 +168,9 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
     }
     let slot = tally::slot();
     let solo = live::begin(slot);
-    let (h, w) = track_new(slot, user, layout.size(), solo);
-    if h.flags & F_SAMPLED != 0 && !side::insert(user as usize, [0, 0, w]) {
-        // No room to remember the weight: keep the block, but untracked.
-        forget(h, w, layout.size(), solo);
-        // SAFETY: as above.
-        unsafe { write(user, Header::default()) };
-    } else {
-        // SAFETY: as above.
-        unsafe { write(user, h) };
-    }
+    let h = track_new(slot, user, layout.size(), UNIT_FULL, solo);
+    // SAFETY: as above.
+    unsafe { write(user, h) };
     tally::count_alloc(slot, layout.size(), solo);
     live::end(slot, solo);
     user
@@ -200,8 +200,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
         let slot = tally::slot();
         let solo = live::begin(slot);
         if h.point != 0 {
-            let w = weight_of(user, h);
-            untrack(slot, user, layout.size(), h, w, solo);
+            untrack(slot, user, layout.size(), h, UNIT_FULL, solo);
         } else if let Some(s) = slot {
             // SAFETY: the allocator path owns this thread's state and does not re-enter.
             unsafe { s.local() }.last_alloc = 0;
@@ -226,15 +225,21 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     new_size: usize,
 ) -> *mut u8 {
     if !in_band(layout) {
+        // The record comes out before the inner realloc frees the old address, which another
+        // thread may then get and record.
+        let rec = side::remove(user as usize);
         // SAFETY: the caller's arguments, unchanged.
         let p = unsafe { inner.realloc(user, layout, new_size) };
         if p.is_null() {
+            if let Some(v) = rec {
+                restore(user, v, layout.size(), true);
+            }
             if !guard::ignoring() {
                 tally::on_failed();
             }
             return p;
         }
-        if let Some([a, b, w]) = side::remove(user as usize) {
+        if let Some([a, b, w]) = rec {
             let slot = tally::slot();
             let solo = live::begin(slot);
             let mut h = Header::decode([a, b]);
@@ -281,16 +286,16 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     let slot = tally::slot();
     let solo = live::begin(slot);
     if h.point != 0 {
-        let w = if h.flags & F_SAMPLED != 0 {
-            let w = side::remove(user as usize).map_or(0, |v| v[2]);
-            if !side::insert(p as usize, [0, 0, w]) {
-                h.flags &= !F_SAMPLED;
-            }
-            w
-        } else {
-            UNIT_FULL
-        };
-        retrack(slot, user, p, layout.size(), new_size, &mut h, w, solo);
+        retrack(
+            slot,
+            user,
+            p,
+            layout.size(),
+            new_size,
+            &mut h,
+            UNIT_FULL,
+            solo,
+        );
         // SAFETY: `p` is the moved in-band block.
         unsafe { write(p, h) };
     } else if let Some(s) = slot {
@@ -302,13 +307,22 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     p
 }
 
-/// The weight of a tracked in-band block.
-#[inline]
-fn weight_of(user: *mut u8, h: Header) -> u64 {
-    if h.flags & F_SAMPLED != 0 {
-        side::remove(user as usize).map_or(0, |v| v[2])
-    } else {
-        UNIT_FULL
+/// Puts back the record of a block whose realloc failed: the block stays where it was, with
+/// its counts as before. Should the table have no room now, the block's site forgets it, and
+/// with `settle` (where only recorded blocks are counted) so do the totals.
+#[cold]
+pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
+    if !side::insert(user as usize, v) {
+        let slot = tally::slot();
+        let solo = live::begin(slot);
+        let h = Header::decode([v[0], v[1]]);
+        if h.tracked() {
+            forget(h, v[2], size, solo);
+        }
+        if settle {
+            tally::count_dealloc(slot, size, solo);
+        }
+        live::end(slot, solo);
     }
 }
 
@@ -316,7 +330,7 @@ fn weight_of(user: *mut u8, h: Header) -> u64 {
 /// peak, its current figures are the ones it had at the peak.
 #[inline(always)]
 fn note_change(p: &Point) {
-    let e = PEAK_EPOCH.load(Relaxed);
+    let e = live::peak_epoch();
     if p.c.change_epoch.load(Relaxed) < e {
         p.c.gmax_bytes.store(p.c.curr_bytes.load(Relaxed), Relaxed);
         p.c.gmax_blocks.store(p.c.live(), Relaxed);
@@ -325,35 +339,29 @@ fn note_change(p: &Point) {
     }
 }
 
-/// Decides whether a new block is tracked, and records its birth. Returns its header and
-/// weight (0 for an untracked block).
+/// Records the birth of a block of weight `w` at its program point. Returns its header, which
+/// names no point when the block cannot be tracked (no slot, no stack bounds, no room).
 #[inline]
-fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize, solo: bool) -> (Header, u64) {
+pub(crate) fn track_new(
+    slot: Option<&Slot>,
+    user: *mut u8,
+    size: usize,
+    w: u64,
+    solo: bool,
+) -> Header {
     let Some(slot) = slot else {
-        return (Header::default(), 0); // thread set-up or teardown: counted, not tracked
+        return Header::default(); // thread set-up or teardown: counted, not tracked
     };
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let local = unsafe { slot.local() };
     local.last_alloc = user as usize;
-    let mut flags = 0;
-    let w = if config::is_sampled() {
-        match sample(local, size) {
-            Some(w) => {
-                flags |= F_SAMPLED;
-                w
-            }
-            None => return (Header::default(), 0),
-        }
-    } else {
-        UNIT_FULL
-    };
     if local.hi == 0 {
-        return (Header::default(), 0);
+        return Header::default();
     }
     stack::capture(local.lo, local.hi, &mut local.cap);
     let id = sites::intern(&local.cap);
     let Some(p) = sites::get(id) else {
-        return (Header::default(), 0);
+        return Header::default();
     };
     let n = size as u64;
     note_change(p);
@@ -374,19 +382,18 @@ fn track_new(slot: Option<&Slot>, user: *mut u8, size: usize, solo: bool) -> (He
         }
         local.scopes.note_point(id);
     }
-    let h = Header {
+    Header {
         point: id,
         thread: local.serial,
-        flags,
+        flags: 0,
         birth: local.now() >> BIRTH_SHIFT,
         invocation,
-    };
-    (h, w)
+    }
 }
 
 /// Undoes `track_new`'s counts for a block that could not be recorded.
 #[cold]
-fn forget(h: Header, w: u64, size: usize, solo: bool) {
+pub(crate) fn forget(h: Header, w: u64, size: usize, solo: bool) {
     if let Some(p) = sites::get(h.point) {
         let n = size as u64;
         live::sub(&p.c.blocks, w, solo);
@@ -401,7 +408,7 @@ fn forget(h: Header, w: u64, size: usize, solo: bool) {
 /// Whether a new block of `size` bytes is sampled: a Poisson process over allocated bytes.
 /// Returns the block's weight, `1 / P(sampled)`, in units of `UNIT_SAMPLED`.
 #[inline]
-fn sample(local: &mut Local, size: usize) -> Option<u64> {
+pub(crate) fn sample(local: &mut Local, size: usize) -> Option<u64> {
     let rate = config::sample_rate() as f64;
     local.sample_left -= size as f64;
     if local.sample_left >= 0.0 {
@@ -415,7 +422,14 @@ fn sample(local: &mut Local, size: usize) -> Option<u64> {
 
 /// Records a tracked block's free.
 #[inline]
-fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64, solo: bool) {
+pub(crate) fn untrack(
+    slot: Option<&Slot>,
+    user: *mut u8,
+    size: usize,
+    h: Header,
+    w: u64,
+    solo: bool,
+) {
     let Some(p) = sites::get(h.point) else { return };
     let n = size as u64;
     note_change(p);
@@ -465,7 +479,7 @@ fn untrack(slot: Option<&Slot>, user: *mut u8, size: usize, h: Header, w: u64, s
 /// Records a tracked block's reallocation from `old` to `new` bytes, moving it to `moved`.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn retrack(
+pub(crate) fn retrack(
     slot: Option<&Slot>,
     user: *mut u8,
     moved: *mut u8,

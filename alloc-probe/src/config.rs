@@ -167,10 +167,10 @@ pub(crate) fn mode_code(defaults: Defaults) -> u8 {
     }
 }
 
-/// Whether the mode in force is `sampled` (only asked after the first allocation set it).
+/// Whether the mode in force is `counts`.
 #[inline(always)]
-pub(crate) fn is_sampled() -> bool {
-    MODE.load(Relaxed) == SAMPLED
+pub(crate) fn counts_only() -> bool {
+    MODE.load(Relaxed) == COUNTS
 }
 
 /// The largest block that counts as stack-avoidable (`ALLOC_PROBE_STACK_LIMIT`, default 4096).

@@ -24,7 +24,8 @@ pub(crate) fn ignoring() -> bool {
 ///
 /// In `counts` mode blocks carry no header saying they were ignored, so a block allocated
 /// under the guard and freed outside it would unbalance the counts: there the guard does
-/// nothing, and alloc-probe's own allocations are counted like any other.
+/// nothing, and alloc-probe's own allocations are counted like any other. In `sampled` mode
+/// they are counted too, and the guard only keeps them out of the sample.
 pub(crate) struct Ignore {
     was: bool,
 }

@@ -68,6 +68,7 @@ mod local;
 mod measure;
 mod probe;
 mod report;
+mod sampled;
 mod scope;
 mod side;
 mod sites;

@@ -19,17 +19,26 @@ use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Orderi
 
 use crate::tally::Slot;
 
-/// A counter on its own cache line.
-#[repr(align(128))]
-struct Line(AtomicU64);
+/// The live-byte counter and everything written when it reaches a new peak, on one cache
+/// line of their own: under concurrency one line moves between cores per event, not four.
+#[repr(C, align(128))]
+pub(crate) struct Counter {
+    live: AtomicU64,
+    peak: AtomicU64,
+    /// How many times a new peak was reached; program points use it to keep their live bytes
+    /// at the peak (see `blocks::note_change`).
+    pub(crate) epoch: AtomicU64,
+    /// When the latest peak was reached, in clock ticks (tracking modes only: reading the
+    /// clock is slow in a virtual machine).
+    pub(crate) ticks: AtomicU64,
+}
 
-static LIVE: Line = Line(AtomicU64::new(0));
-static PEAK: Line = Line(AtomicU64::new(0));
-/// How many times a new peak was reached; program points use it to keep their live bytes at
-/// the peak (see `blocks::note_change`).
-pub(crate) static PEAK_EPOCH: AtomicU64 = AtomicU64::new(0);
-/// When the latest peak was reached, in clock ticks.
-pub(crate) static PEAK_TICKS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static LIVE: Counter = Counter {
+    live: AtomicU64::new(0),
+    peak: AtomicU64::new(0),
+    epoch: AtomicU64::new(0),
+    ticks: AtomicU64::new(0),
+};
 
 /// The slot of the one thread allowed plain updates, until `SHARED`.
 static SOLO: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
@@ -170,23 +179,25 @@ pub(crate) fn lower(a: &AtomicU64, v: u64, solo: bool) {
     }
 }
 
-#[cold]
-fn new_peak() {
-    PEAK_EPOCH.fetch_add(1, Relaxed);
-    PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
+/// A new peak was reached: program points learn it from the epoch.
+#[inline(always)]
+fn new_peak(solo: bool) {
+    add(&LIVE.epoch, 1, solo);
+    if !crate::config::counts_only() {
+        LIVE.ticks.store(crate::clock::ticks(), Relaxed);
+    }
 }
 
 /// Live bytes grew by `n`, inside a section.
 #[inline(always)]
 pub(crate) fn grow(solo: bool, n: u64) {
-    let now = add(&LIVE.0, n, solo);
-    if now > PEAK.0.load(Relaxed) {
+    let now = add(&LIVE.live, n, solo);
+    if now > LIVE.peak.load(Relaxed) {
         if solo {
-            PEAK.0.store(now, Relaxed);
-            PEAK_EPOCH.store(PEAK_EPOCH.load(Relaxed) + 1, Relaxed);
-            PEAK_TICKS.store(crate::clock::ticks(), Relaxed);
-        } else if PEAK.0.fetch_max(now, Relaxed) < now {
-            new_peak();
+            LIVE.peak.store(now, Relaxed);
+            new_peak(true);
+        } else if LIVE.peak.fetch_max(now, Relaxed) < now {
+            new_peak(false);
         }
     }
 }
@@ -194,15 +205,26 @@ pub(crate) fn grow(solo: bool, n: u64) {
 /// Live bytes shrank by `n`, inside a section.
 #[inline(always)]
 pub(crate) fn shrink(solo: bool, n: u64) {
-    sub(&LIVE.0, n, solo);
+    sub(&LIVE.live, n, solo);
 }
 
 /// The peak of live bytes so far.
 pub(crate) fn peak() -> u64 {
-    PEAK.0.load(Relaxed)
+    LIVE.peak.load(Relaxed)
+}
+
+/// How many times a new peak was reached.
+#[inline(always)]
+pub(crate) fn peak_epoch() -> u64 {
+    LIVE.epoch.load(Relaxed)
+}
+
+/// When the latest peak was reached, in clock ticks.
+pub(crate) fn peak_ticks() -> u64 {
+    LIVE.ticks.load(Relaxed)
 }
 
 /// The shared live-byte counter, for tests that check it against the per-thread tallies.
 pub(crate) fn counter() -> u64 {
-    LIVE.0.load(Relaxed)
+    LIVE.live.load(Relaxed)
 }

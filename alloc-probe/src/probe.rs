@@ -2,8 +2,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-use crate::config::{self, Mode, COUNTS};
-use crate::{blocks, guard, tally};
+use crate::config::{self, Mode, COUNTS, SAMPLED};
+use crate::{blocks, sampled, tally};
 
 /// A global allocator that counts every allocation and forwards it to an inner allocator.
 ///
@@ -17,8 +17,9 @@ use crate::{blocks, guard, tally};
 /// allocates through the global allocator. A call the inner allocator refuses returns null,
 /// as it would have without us, and counts in [`Stats::failed`](crate::Stats::failed).
 ///
-/// In the `full` and `sampled` modes each block carries a 16-byte header in front of it (see
-/// the crate docs); in `counts` mode blocks are passed through untouched.
+/// In the `full` mode each block carries a 16-byte header in front of it (see the crate docs);
+/// in the `counts` and `sampled` modes blocks are passed through untouched (a sampled block's
+/// facts are kept aside).
 pub struct Probe<A: GlobalAlloc = System> {
     inner: A,
     defaults: Defaults,
@@ -80,8 +81,8 @@ impl<A: GlobalAlloc> Probe<A> {
     }
 
     #[inline(always)]
-    fn counts_only(&self) -> bool {
-        config::mode_code(self.defaults) == COUNTS
+    fn mode(&self) -> u8 {
+        config::mode_code(self.defaults)
     }
 
     #[inline(always)]
@@ -94,76 +95,79 @@ impl<A: GlobalAlloc> Probe<A> {
                 self.inner.alloc(layout)
             }
         };
-        if !guard::ignoring() {
-            if p.is_null() {
-                tally::on_failed();
-            } else {
-                tally::on_alloc(layout.size());
-            }
+        // No `guard::ignoring()` test: the guard is never raised in `counts` mode.
+        if p.is_null() {
+            tally::on_failed();
+        } else {
+            tally::on_alloc(layout.size());
         }
         p
     }
 }
 
-// SAFETY: in `counts` mode every method forwards to the inner allocator with the caller's
-// arguments; in the tracking modes `blocks` asks the inner allocator for 16 more bytes (same
+// SAFETY: in the `counts` and `sampled` modes every method forwards to the inner allocator with
+// the caller's arguments; in `full` mode `blocks` asks the inner allocator for 16 more bytes (same
 // alignment, at least 8) and hands out the part after the header, which has the caller's size
 // and alignment, and gives the inner block back whole. Either way the memory handed out is
 // exactly what the caller asked for.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if self.counts_only() {
-            // SAFETY: the caller's contract, passed on.
-            unsafe { self.counted_alloc(layout, false) }
-        } else {
-            // SAFETY: the caller's contract, passed on.
-            unsafe { blocks::alloc(&self.inner, layout, false) }
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            match self.mode() {
+                COUNTS => self.counted_alloc(layout, false),
+                SAMPLED => sampled::alloc(&self.inner, layout, false),
+                _ => blocks::alloc(&self.inner, layout, false),
+            }
         }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if self.counts_only() {
-            // SAFETY: the caller's contract, passed on.
-            unsafe { self.counted_alloc(layout, true) }
-        } else {
-            // SAFETY: the caller's contract, passed on.
-            unsafe { blocks::alloc(&self.inner, layout, true) }
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            match self.mode() {
+                COUNTS => self.counted_alloc(layout, true),
+                SAMPLED => sampled::alloc(&self.inner, layout, true),
+                _ => blocks::alloc(&self.inner, layout, true),
+            }
         }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if self.counts_only() {
-            if !guard::ignoring() {
+        match self.mode() {
+            COUNTS => {
                 tally::on_dealloc(layout.size());
+                // SAFETY: the caller upholds `dealloc`'s contract: `ptr` came from this
+                // allocator, hence from `inner`, with this layout.
+                unsafe { self.inner.dealloc(ptr, layout) }
             }
-            // SAFETY: the caller upholds `dealloc`'s contract: `ptr` came from this allocator,
-            // hence from `inner`, with this layout.
-            unsafe { self.inner.dealloc(ptr, layout) }
-        } else {
+            // SAFETY: `ptr` came from `sampled::alloc` with this layout (the mode is fixed).
+            SAMPLED => unsafe { sampled::dealloc(&self.inner, ptr, layout) },
             // SAFETY: `ptr` came from `blocks::alloc` with this layout.
-            unsafe { blocks::dealloc(&self.inner, ptr, layout) }
+            _ => unsafe { blocks::dealloc(&self.inner, ptr, layout) },
         }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if self.counts_only() {
-            // SAFETY: as for `dealloc`, plus the caller's guarantees on `new_size`.
-            let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-            if !guard::ignoring() {
+        match self.mode() {
+            COUNTS => {
+                // SAFETY: as for `dealloc`, plus the caller's guarantees on `new_size`.
+                let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
                 if p.is_null() {
                     tally::on_failed();
                 } else {
                     tally::on_realloc(layout.size(), new_size);
                 }
+                p
             }
-            p
-        } else {
+            // SAFETY: `ptr` came from `sampled::alloc` with this layout.
+            SAMPLED => unsafe { sampled::realloc(&self.inner, ptr, layout, new_size) },
             // SAFETY: `ptr` came from `blocks::alloc` with this layout.
-            unsafe { blocks::realloc(&self.inner, ptr, layout, new_size) }
+            _ => unsafe { blocks::realloc(&self.inner, ptr, layout, new_size) },
         }
     }
 }

@@ -1,9 +1,14 @@
-//! A small address-keyed table for the rare blocks whose facts cannot sit in an in-band
-//! header: over-aligned blocks (their header lives here) and sampled blocks (their weight
-//! lives here). One spin lock; memory from `mmap`, never from the global allocator.
+//! A small address-keyed table for the blocks whose facts do not sit in an in-band header:
+//! over-aligned blocks in `full` mode and every sampled block in `sampled` mode (their header
+//! and weight live here). One spin lock; memory from `mmap`, never from the global allocator.
+//!
+//! In `sampled` mode every free asks whether its block is here, and almost never is. A bitmap
+//! of hashed addresses answers that without the lock: a clear bit means "not here" for sure,
+//! a set bit sends the free to the table. Each bit is backed by a count of the table's keys
+//! that hash to it, kept under the lock, so removing a key clears its bit when it was the last.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 
 const EMPTY: usize = 0;
 const TOMB: usize = 1;
@@ -19,6 +24,27 @@ struct Map {
     cap: usize,
     used: usize, // live + tombstones
     live: usize,
+    /// Keys per bitmap bucket; saturated counts stay put (their bit stays set).
+    keys: [u16; BUCKETS],
+    /// Whether any key was ever stored, to report the bitmap's memory only when in use.
+    marked: bool,
+}
+
+/// Buckets of the address bitmap: 64K bits, 8 KiB, small enough to stay in cache.
+const BUCKETS: usize = 1 << 16;
+static BITMAP: [AtomicU64; BUCKETS / 64] = [const { AtomicU64::new(0) }; BUCKETS / 64];
+
+#[inline(always)]
+fn bucket(addr: usize) -> usize {
+    ((addr >> 4) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (64 - 16)
+}
+
+/// Whether the table may hold `addr`. False means it does not: a key's bit is set (under the
+/// lock) before `insert` returns, so before anyone can be handed the block to free it.
+#[inline(always)]
+pub(crate) fn may_hold(addr: usize) -> bool {
+    let b = bucket(addr);
+    BITMAP[b / 64].load(Relaxed) >> (b % 64) & 1 != 0
 }
 
 struct Side {
@@ -36,6 +62,8 @@ static SIDE: Side = Side {
         cap: 0,
         used: 0,
         live: 0,
+        keys: [0; BUCKETS],
+        marked: false,
     }),
 };
 
@@ -142,7 +170,19 @@ impl Map {
 
 /// Stores `value` for the block at `addr`; false if out of memory.
 pub(crate) fn insert(addr: usize, value: [u64; 3]) -> bool {
-    with(|m| m.put(addr, value))
+    with(|m| {
+        let new = m.find(addr).is_none();
+        if !m.put(addr, value) {
+            return false;
+        }
+        if new {
+            let b = bucket(addr);
+            m.keys[b] = m.keys[b].saturating_add(1);
+            m.marked = true;
+            BITMAP[b / 64].fetch_or(1 << (b % 64), Relaxed);
+        }
+        true
+    })
 }
 
 /// Removes and returns the value for `addr`.
@@ -153,13 +193,27 @@ pub(crate) fn remove(addr: usize) -> Option<[u64; 3]> {
         let e = unsafe { &mut *m.entries.add(i) };
         e.key = TOMB;
         m.live -= 1;
+        let b = bucket(addr);
+        if m.keys[b] != u16::MAX {
+            m.keys[b] -= 1;
+            if m.keys[b] == 0 {
+                BITMAP[b / 64].fetch_and(!(1 << (b % 64)), Relaxed);
+            }
+        }
         Some(e.value)
     })
 }
 
 /// Bytes of memory the table holds, for the tracking-overhead figure.
 pub(crate) fn footprint() -> usize {
-    with(|m| m.cap * std::mem::size_of::<Entry>())
+    with(|m| {
+        let bitmap = if m.marked {
+            std::mem::size_of_val(&BITMAP) + std::mem::size_of_val(&m.keys)
+        } else {
+            0
+        };
+        m.cap * std::mem::size_of::<Entry>() + bitmap
+    })
 }
 
 /// Takes the lock before `fork`, so the child never inherits a half-made change.

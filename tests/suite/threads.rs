@@ -107,7 +107,8 @@ fn process_totals_see_every_thread_and_exact_peak() {
     let after = alloc_probe::stats();
     assert!(during.live_bytes >= 2 << 20, "{during:?}");
     assert!(after.peak_live_bytes >= 2 << 20, "{after:?}");
-    assert!(after.peak_live_bytes >= during.live_bytes);
+    // Not `after.peak_live_bytes >= during.live_bytes`: other tests allocate meanwhile, and a
+    // sum of per-thread counters read one after another can exceed every instant's live bytes.
     let d = after - before;
     assert!(d.allocs >= 2 && d.bytes_allocated >= 2 << 20, "{d:?}");
     assert!(d.bytes_deallocated >= 2 << 20, "{d:?}");

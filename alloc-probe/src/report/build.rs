@@ -9,7 +9,6 @@ use super::{
 };
 use crate::classify::{classify, verdict, Classes};
 use crate::config::{self, Mode};
-use crate::live::PEAK_EPOCH;
 use crate::sites::{self, UNIT_FULL, UNIT_SAMPLED};
 use crate::symbolize::{short_path, Frame, Symbols};
 use crate::{clock, guard, tally};
@@ -36,7 +35,7 @@ pub(crate) fn build() -> Report {
     let _ignore = guard::Ignore::new();
     let mode = config::mode();
     let stats = tally::totals();
-    let epoch = PEAK_EPOCH.load(Relaxed);
+    let epoch = crate::live::peak_epoch();
     let unit = if mode == Mode::Sampled {
         UNIT_SAMPLED
     } else {
@@ -147,7 +146,7 @@ pub(crate) fn build() -> Report {
         sample_rate: (mode == Mode::Sampled).then(config::sample_rate),
         stack_limit,
         elapsed_ns: clock::ticks_to_ns(clock::ticks(), rate),
-        peak_ns: clock::ticks_to_ns(crate::live::PEAK_TICKS.load(Relaxed), rate),
+        peak_ns: clock::ticks_to_ns(crate::live::peak_ticks(), rate),
         stats,
         sites,
         functions,

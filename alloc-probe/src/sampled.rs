@@ -1,0 +1,135 @@
+//! The `sampled` mode's allocator path.
+//!
+//! Only a sample of blocks is tracked, so only those should cost anything beyond the exact
+//! counters. Every block goes to the inner allocator exactly as asked, with no header; a
+//! sampled block's header and weight go into the side table, whose bitmap lets a free tell in
+//! one cached load that its block was not sampled (see `side`). An unsampled allocation costs
+//! the counters and the sampler's countdown; an unsampled free, the counters and that load.
+//!
+//! alloc-probe's own allocations (under the reentrancy guard) are counted like any other,
+//! as in `counts` mode, and never sampled: without a header there is nowhere to mark them.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use crate::blocks::{self, Header};
+use crate::{guard, live, side, tally};
+
+/// Allocates through `inner`; samples the block if the sampler says so.
+#[inline(never)]
+pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
+    // SAFETY: the caller's layout, passed on unchanged.
+    let p = unsafe {
+        if zeroed {
+            inner.alloc_zeroed(layout)
+        } else {
+            inner.alloc(layout)
+        }
+    };
+    if p.is_null() {
+        tally::on_failed();
+        return p;
+    }
+    let size = layout.size();
+    let slot = tally::slot();
+    let solo = live::begin(slot);
+    if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        let local = unsafe { s.local() };
+        match blocks::sample(local, size) {
+            Some(w) if !guard::ignoring() => record(slot, p, size, w, solo),
+            _ => local.last_alloc = 0,
+        }
+    }
+    tally::count_alloc(slot, size, solo);
+    live::end(slot, solo);
+    p
+}
+
+/// Tracks a sampled block of weight `w`.
+#[cold]
+#[inline(never)]
+fn record(slot: Option<&tally::Slot>, p: *mut u8, size: usize, w: u64, solo: bool) {
+    let h = blocks::track_new(slot, p, size, w, solo);
+    if h.tracked() && !side::insert(p as usize, entry(h, w)) {
+        // No room to remember it: the block stays counted, but its site forgets it.
+        blocks::forget(h, w, size, solo);
+    }
+}
+
+fn entry(h: Header, w: u64) -> [u64; 3] {
+    let [a, b] = h.encode();
+    [a, b, w]
+}
+
+/// The side table's record of the block at `p`, if it was sampled.
+#[inline(always)]
+fn take(p: *mut u8) -> Option<[u64; 3]> {
+    if side::may_hold(p as usize) {
+        side::remove(p as usize)
+    } else {
+        None
+    }
+}
+
+/// Frees a block allocated by [`alloc`].
+#[inline(never)]
+pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
+    let size = layout.size();
+    let slot = tally::slot();
+    let solo = live::begin(slot);
+    // Out of the table before the address goes back to the allocator and to another thread.
+    match take(p) {
+        Some([a, b, w]) => blocks::untrack(slot, p, size, Header::decode([a, b]), w, solo),
+        None => {
+            if let Some(s) = slot {
+                // SAFETY: the allocator path owns this thread's state and does not re-enter.
+                unsafe { s.local() }.last_alloc = 0;
+            }
+        }
+    }
+    tally::count_dealloc(slot, size, solo);
+    live::end(slot, solo);
+    // SAFETY: the caller's pointer and layout, as allocated by `inner`.
+    unsafe { inner.dealloc(p, layout) };
+}
+
+/// Reallocates a block allocated by [`alloc`]. A sampled block stays sampled with its weight;
+/// an unsampled one stays unsampled (the sampler decides once per block, at its birth).
+#[inline(never)]
+pub(crate) unsafe fn realloc<A: GlobalAlloc>(
+    inner: &A,
+    p: *mut u8,
+    layout: Layout,
+    new_size: usize,
+) -> *mut u8 {
+    let rec = take(p);
+    // SAFETY: the caller's arguments, unchanged.
+    let moved = unsafe { inner.realloc(p, layout, new_size) };
+    if moved.is_null() {
+        if let Some(v) = rec {
+            blocks::restore(p, v, layout.size(), false);
+        }
+        tally::on_failed();
+        return moved;
+    }
+    let slot = tally::slot();
+    let solo = live::begin(slot);
+    match rec {
+        Some([a, b, w]) => {
+            let mut h = Header::decode([a, b]);
+            blocks::retrack(slot, p, moved, layout.size(), new_size, &mut h, w, solo);
+            if !side::insert(moved as usize, entry(h, w)) {
+                blocks::forget(h, w, new_size, solo);
+            }
+        }
+        None => {
+            if let Some(s) = slot {
+                // SAFETY: the allocator path owns this thread's state and does not re-enter.
+                unsafe { s.local() }.last_alloc = 0;
+            }
+        }
+    }
+    tally::count_realloc(slot, layout.size(), new_size, solo);
+    live::end(slot, solo);
+    moved
+}
