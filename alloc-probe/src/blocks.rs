@@ -409,13 +409,18 @@ pub(crate) fn forget(h: Header, w: u64, size: usize, solo: bool) {
 /// Returns the block's weight, `1 / P(sampled)`, in units of `UNIT_SAMPLED`.
 #[inline]
 pub(crate) fn sample(local: &mut Local, size: usize) -> Option<u64> {
-    let rate = config::sample_rate() as f64;
-    local.sample_left -= size as f64;
-    if local.sample_left >= 0.0 {
+    local.sample_left -= size as i64;
+    if local.sample_left >= 0 {
         return None;
     }
+    sampled_weight(local, size)
+}
+
+#[cold]
+fn sampled_weight(local: &mut Local, size: usize) -> Option<u64> {
     // Memoryless: the next gap starts afresh after a sample.
-    local.sample_left = -rate * local.uniform().ln();
+    local.sample_left = local.sample_gap();
+    let rate = config::sample_rate() as f64;
     let p = -(-(size as f64) / rate).exp_m1();
     Some(((UNIT_SAMPLED as f64) / p).round() as u64)
 }

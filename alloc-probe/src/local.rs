@@ -18,7 +18,7 @@ pub(crate) struct Local {
     /// allocation or reallocation: a free of it next is a temporary.
     pub last_alloc: usize,
     /// Bytes left until the next sampled allocation, and the sampler's random state.
-    pub sample_left: f64,
+    pub sample_left: i64,
     pub rng: u64,
     /// The tracked calls running on this thread.
     pub scopes: ScopeStack,
@@ -49,7 +49,7 @@ impl Local {
         self.hi = hi;
         self.serial = serial;
         self.rng = ((u64::from(serial) << 32) ^ crate::clock::ticks()) | 1;
-        self.sample_left = -(crate::config::sample_rate() as f64) * self.uniform().ln();
+        self.sample_left = self.sample_gap();
     }
 
     /// The thread's coarse clock, in ticks: the time-stamp counter as of at most
@@ -61,6 +61,12 @@ impl Local {
             self.clock = crate::clock::ticks();
         }
         self.clock
+    }
+
+    /// A fresh gap in bytes to the next sample: exponential with mean the sample rate, so the
+    /// samples form a Poisson process over allocated bytes.
+    pub(crate) fn sample_gap(&mut self) -> i64 {
+        (-(crate::config::sample_rate() as f64) * self.uniform().ln()) as i64
     }
 
     /// A uniform random number in (0, 1].

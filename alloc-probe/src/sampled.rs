@@ -75,22 +75,40 @@ fn take(p: *mut u8) -> Option<[u64; 3]> {
 #[inline(never)]
 pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
     let size = layout.size();
-    let slot = tally::slot();
-    let solo = live::begin(slot);
     // Out of the table before the address goes back to the allocator and to another thread.
-    match take(p) {
-        Some([a, b, w]) => blocks::untrack(slot, p, size, Header::decode([a, b]), w, solo),
-        None => {
-            if let Some(s) = slot {
-                // SAFETY: the allocator path owns this thread's state and does not re-enter.
-                unsafe { s.local() }.last_alloc = 0;
-            }
-        }
+    if !(side::may_hold(p as usize) && free_sampled(p, size)) {
+        let slot = tally::slot();
+        let solo = live::begin(slot);
+        forget_last(slot);
+        tally::count_dealloc(slot, size, solo);
+        live::end(slot, solo);
     }
-    tally::count_dealloc(slot, size, solo);
-    live::end(slot, solo);
     // SAFETY: the caller's pointer and layout, as allocated by `inner`.
     unsafe { inner.dealloc(p, layout) };
+}
+
+/// Counts the free of `p` if it was sampled; false if it was not.
+#[cold]
+#[inline(never)]
+fn free_sampled(p: *mut u8, size: usize) -> bool {
+    let Some([a, b, w]) = side::remove(p as usize) else {
+        return false;
+    };
+    let slot = tally::slot();
+    let solo = live::begin(slot);
+    blocks::untrack(slot, p, size, Header::decode([a, b]), w, solo);
+    tally::count_dealloc(slot, size, solo);
+    live::end(slot, solo);
+    true
+}
+
+/// An unsampled event: a sampled block freed next is no longer a temporary.
+#[inline(always)]
+fn forget_last(slot: Option<&tally::Slot>) {
+    if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        unsafe { s.local() }.last_alloc = 0;
+    }
 }
 
 /// Reallocates a block allocated by [`alloc`]. A sampled block stays sampled with its weight;
@@ -112,24 +130,31 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         tally::on_failed();
         return moved;
     }
-    let slot = tally::slot();
-    let solo = live::begin(slot);
     match rec {
-        Some([a, b, w]) => {
-            let mut h = Header::decode([a, b]);
-            blocks::retrack(slot, p, moved, layout.size(), new_size, &mut h, w, solo);
-            if !side::insert(moved as usize, entry(h, w)) {
-                blocks::forget(h, w, new_size, solo);
-            }
-        }
+        Some(v) => moved_sampled(p, moved, layout.size(), new_size, v),
         None => {
-            if let Some(s) = slot {
-                // SAFETY: the allocator path owns this thread's state and does not re-enter.
-                unsafe { s.local() }.last_alloc = 0;
-            }
+            let slot = tally::slot();
+            let solo = live::begin(slot);
+            forget_last(slot);
+            tally::count_realloc(slot, layout.size(), new_size, solo);
+            live::end(slot, solo);
         }
     }
-    tally::count_realloc(slot, layout.size(), new_size, solo);
-    live::end(slot, solo);
     moved
+}
+
+/// Counts the realloc of a sampled block and moves its record.
+#[cold]
+#[inline(never)]
+fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]) {
+    let slot = tally::slot();
+    let solo = live::begin(slot);
+    let mut h = Header::decode([v[0], v[1]]);
+    let w = v[2];
+    blocks::retrack(slot, p, moved, old, new, &mut h, w, solo);
+    if !side::insert(moved as usize, entry(h, w)) {
+        blocks::forget(h, w, new, solo);
+    }
+    tally::count_realloc(slot, old, new, solo);
+    live::end(slot, solo);
 }
