@@ -358,7 +358,7 @@ pub(crate) fn track_new(
     if local.hi == 0 {
         return Header::default();
     }
-    stack::capture(local.lo, local.hi, &mut local.cap);
+    stack::capture(local.lo, local.hi, &mut local.bottom, &mut local.cap);
     let id = sites::intern(&local.cap);
     let Some(p) = sites::get(id) else {
         return Header::default();

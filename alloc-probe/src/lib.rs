@@ -78,6 +78,7 @@ mod symbolize;
 mod tally;
 mod trace;
 mod units;
+mod unwind;
 
 pub use config::{mode, Mode};
 pub use hooks::set_exit_report;

@@ -19,23 +19,31 @@ use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Orderi
 
 use crate::tally::Slot;
 
-/// The live-byte counter and everything written when it reaches a new peak, on one cache
-/// line of their own: under concurrency one line moves between cores per event, not four.
+/// The live-byte counter and its peak, on one cache line of their own: every event adds to
+/// the counter and then reads the peak, so under concurrency one line moves between cores.
 #[repr(C, align(128))]
-pub(crate) struct Counter {
+struct Counter {
     live: AtomicU64,
     peak: AtomicU64,
-    /// How many times a new peak was reached; program points use it to keep their live bytes
-    /// at the peak (see `blocks::note_change`).
-    pub(crate) epoch: AtomicU64,
-    /// When the latest peak was reached, in clock ticks (tracking modes only: reading the
-    /// clock is slow in a virtual machine).
-    pub(crate) ticks: AtomicU64,
 }
 
-pub(crate) static LIVE: Counter = Counter {
+static LIVE: Counter = Counter {
     live: AtomicU64::new(0),
     peak: AtomicU64::new(0),
+};
+
+/// What changes only at a new peak, on another line: program points read the epoch on every
+/// tracked event (see `blocks::note_change`), which must not wait for the busy line above.
+#[repr(C, align(128))]
+struct PeakMark {
+    /// How many times a new peak was reached.
+    epoch: AtomicU64,
+    /// When the latest peak was reached, in clock ticks (tracking modes only: reading the
+    /// clock is slow in a virtual machine).
+    ticks: AtomicU64,
+}
+
+static MARK: PeakMark = PeakMark {
     epoch: AtomicU64::new(0),
     ticks: AtomicU64::new(0),
 };
@@ -182,9 +190,9 @@ pub(crate) fn lower(a: &AtomicU64, v: u64, solo: bool) {
 /// A new peak was reached: program points learn it from the epoch.
 #[inline(always)]
 fn new_peak(solo: bool) {
-    add(&LIVE.epoch, 1, solo);
+    add(&MARK.epoch, 1, solo);
     if !crate::config::counts_only() {
-        LIVE.ticks.store(crate::clock::ticks(), Relaxed);
+        MARK.ticks.store(crate::clock::ticks(), Relaxed);
     }
 }
 
@@ -216,12 +224,12 @@ pub(crate) fn peak() -> u64 {
 /// How many times a new peak was reached.
 #[inline(always)]
 pub(crate) fn peak_epoch() -> u64 {
-    LIVE.epoch.load(Relaxed)
+    MARK.epoch.load(Relaxed)
 }
 
 /// When the latest peak was reached, in clock ticks.
 pub(crate) fn peak_ticks() -> u64 {
-    LIVE.ticks.load(Relaxed)
+    MARK.ticks.load(Relaxed)
 }
 
 /// The shared live-byte counter, for tests that check it against the per-thread tallies.

@@ -12,6 +12,8 @@ pub(crate) struct Local {
     /// Stack bounds, for safe frame walking and frame-liveness tests.
     pub lo: usize,
     pub hi: usize,
+    /// The outermost frame this thread's stack walks have reached (see `stack::capture`).
+    pub bottom: usize,
     /// A process-unique number for this thread (24 bits kept in block headers).
     pub serial: u32,
     /// The block this thread's last allocator event produced, if that event was an
@@ -47,6 +49,7 @@ impl Local {
         self.scopes.reset();
         self.lo = lo;
         self.hi = hi;
+        self.bottom = 0;
         self.serial = serial;
         self.rng = ((u64::from(serial) << 32) ^ crate::clock::ticks()) | 1;
         self.sample_left = self.sample_gap();

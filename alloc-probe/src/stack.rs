@@ -3,7 +3,9 @@
 //! Each frame's saved frame pointer sits at `[fp]` and its return address at `[fp + 8]`. The
 //! walk reads only inside this thread's stack bounds, with each step strictly towards the
 //! stack's base, so a function built without frame pointers ends the walk early instead of
-//! faulting. Symbols are resolved later, only for unique stacks, when a report is made.
+//! faulting. A walk that ends short of the outermost frame this thread's walks have reached
+//! is done again by the DWARF unwinder (`unwind`). Symbols are resolved later, only for
+//! unique stacks, when a report is made.
 
 /// The deepest stack kept (frames closest to the allocation).
 pub(crate) const MAX_FRAMES: usize = 48;
@@ -65,9 +67,15 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
 }
 
 /// Captures the calling stack, skipping nothing (reports skip our own frames by symbol).
-/// `lo..hi` are this thread's stack bounds.
+/// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
+/// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
+///
+/// The outermost frame is not always marked: the main thread's `main` is called by C code
+/// that leaves the frame-pointer register as it pleases, so its walks end in a word that is
+/// no frame record, yet always at the same frame. Hence "short of `bottom`" rather than
+/// "not complete". (A thread whose first walk already stops short learns its bottom late.)
 #[inline(never)]
-pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
+pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captured) {
     let mut fp = frame_pointer();
     let mut n = 0;
     out.complete = false;
@@ -104,9 +112,29 @@ pub(crate) fn capture(lo: usize, hi: usize, out: &mut Captured) {
         }
     }
     out.len = n;
-    // Finish with a multiply-xorshift so every bit of the chain reaches the low bits.
-    let h = (h ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    out.hash = h ^ (h >> 29);
+    out.hash = finish(h, n);
+    // `fp` is now the outermost frame reached.
+    if fp >= *bottom || n == MAX_FRAMES {
+        *bottom = (*bottom).max(fp);
+    } else if !out.complete {
+        crate::unwind::capture(hi, out);
+    }
+}
+
+/// The last step of a stack's hash: a multiply-xorshift so every bit reaches the low bits.
+#[inline(always)]
+fn finish(h: u64, len: usize) -> u64 {
+    let h = (h ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 29)
+}
+
+/// The hash `capture` computes during its walk, of a stack captured another way.
+pub(crate) fn hash(c: &Captured) -> u64 {
+    let mut h = c.ips[0] as u64;
+    for n in 0..c.len {
+        h = h.rotate_left(9) ^ c.ips[n + 1] as u64 ^ (u64::from(c.frames[n]) << 24);
+    }
+    finish(h, c.len)
 }
 
 /// The first index `i` such that frame `i` of a captured stack (`frames[i]`, saved return

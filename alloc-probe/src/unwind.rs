@@ -1,0 +1,111 @@
+//! The fallback for stacks the frame-pointer walk cannot finish: the DWARF unwinder.
+//!
+//! Code built without frame pointers (a C library, a crate with other flags) may use the
+//! frame-pointer register for data, so the walk in `stack` stops at the first such function.
+//! When a walk stops short of where this thread's walks have reached before, the stack is
+//! captured again by libgcc's `_Unwind_Backtrace`, which reads the `.eh_frame` tables (present
+//! in every Rust binary, and in C libraries built with unwind tables). It is far slower
+//! (microseconds per stack), so it runs only for those stacks.
+//!
+//! It is safe in the allocator path: libgcc finds unwind tables through `_dl_find_object`
+//! (glibc 2.35 and later) or `dl_iterate_phdr`, and allocates nothing through us (any memory
+//! it wants comes from libc's `malloc`, never from the Rust global allocator).
+
+use crate::stack::{Captured, MAX_FRAMES};
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod ffi {
+    use std::ffi::{c_int, c_void};
+
+    pub type Context = c_void;
+    pub type Trace = extern "C" fn(ctx: *mut Context, arg: *mut c_void) -> c_int;
+    pub const NO_REASON: c_int = 0;
+    pub const NORMAL_STOP: c_int = 4;
+    pub const END_OF_STACK: c_int = 5;
+
+    extern "C" {
+        pub fn _Unwind_Backtrace(trace: Trace, arg: *mut c_void) -> c_int;
+        pub fn _Unwind_GetIP(ctx: *mut Context) -> usize;
+        pub fn _Unwind_GetCFA(ctx: *mut Context) -> usize;
+    }
+}
+
+/// What the callback fills in.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+struct Walk<'a> {
+    out: &'a mut Captured,
+    hi: usize,
+    /// Frames seen so far, ours included.
+    seen: usize,
+    /// Return addresses recorded.
+    kept: usize,
+}
+
+/// Our own frames at the top of an unwound stack: this module's `capture` and the frame
+/// walk's, so that `ips[0]` is, as in a frame walk, an address in the walk's caller.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const SKIP: usize = 2;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" fn step(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::ffi::c_int {
+    // SAFETY: `arg` is the `Walk` that `capture` passed, alive for the whole call.
+    let w = unsafe { &mut *(arg as *mut Walk) };
+    // SAFETY: `ctx` is the unwinder's context for the current frame.
+    let (ip, cfa) = unsafe { (ffi::_Unwind_GetIP(ctx), ffi::_Unwind_GetCFA(ctx)) };
+    w.seen += 1;
+    if w.seen <= SKIP {
+        return ffi::NO_REASON;
+    }
+    let n = w.kept;
+    if ip == 0 || n > MAX_FRAMES {
+        return ffi::NORMAL_STOP;
+    }
+    w.out.ips[n] = ip;
+    if n > 0 {
+        // The unwinder's context for the frame running `ip` carries the canonical frame
+        // address (CFA) of the frame below it, the one `ip` returns from: the function running
+        // `ips[n - 1]`. The frame walk's convention is that `frames[n - 1]` is where that
+        // function's frame record sits, which is 16 bytes below its CFA, as an offset below
+        // the stack top; the record holds the return address `ips[n]`. A function without a
+        // frame record has nothing there on the frame-pointer chain, so `first_live` never
+        // takes it for a live frame.
+        w.out.frames[n - 1] = w.hi.saturating_sub(cfa.saturating_sub(16)) as u32;
+    }
+    w.kept += 1;
+    ffi::NO_REASON
+}
+
+/// Captures the calling stack with the DWARF unwinder into `out`, in the frame walk's format
+/// (see [`Captured`]), hash included. Returns false where there is no unwinder.
+#[inline(never)]
+pub(crate) fn capture(hi: usize, out: &mut Captured) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        out.len = 0;
+        out.complete = false;
+        let mut w = Walk {
+            out,
+            hi,
+            seen: 0,
+            kept: 0,
+        };
+        // SAFETY: `step` matches the callback type and only touches `w`, which outlives the
+        // call.
+        let r = unsafe { ffi::_Unwind_Backtrace(step, &mut w as *mut Walk as *mut _) };
+        let kept = w.kept;
+        let out = w.out;
+        out.len = kept.saturating_sub(1);
+        out.complete = r == ffi::END_OF_STACK;
+        out.hash = if kept == 0 {
+            0
+        } else {
+            crate::stack::hash(out)
+        };
+        true
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = (hi, out);
+        false
+    }
+}
