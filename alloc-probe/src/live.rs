@@ -119,18 +119,27 @@ fn go_shared() {
 #[inline(always)]
 pub(crate) fn begin(slot: Option<&Slot>) -> bool {
     if let Some(s) = slot {
-        if !SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s) {
-            s.busy.store(true, Relaxed);
-            compiler_fence(SeqCst);
-            if !SHARED.load(Relaxed) {
-                return true;
-            }
-            s.busy.store(false, Release);
-            return false;
+        if try_solo(s) {
+            return true;
         }
     }
     if !SHARED.load(Relaxed) {
         go_shared();
+    }
+    false
+}
+
+/// [`begin`]'s fast case: opens a section if `s` is the lone writer's slot; false (and no
+/// section) otherwise, when the caller takes the general path.
+#[inline(always)]
+pub(crate) fn try_solo(s: &Slot) -> bool {
+    if !SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s) {
+        s.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        if !SHARED.load(Relaxed) {
+            return true;
+        }
+        s.busy.store(false, Release);
     }
     false
 }

@@ -7,8 +7,16 @@ use crate::stack::{self, Captured};
 
 // A `Local` starts as zeroed memory in a new slot (see `tally::new_slot`), then `start`.
 
-/// State the allocator path needs about its own thread.
+/// State the allocator path needs about its own thread. In declaration order (`repr(C)`):
+/// what most events touch comes first, next to the slot's counters.
+#[repr(C)]
 pub(crate) struct Local {
+    /// The block this thread's last allocator event produced, if that event was an
+    /// allocation or reallocation: a free of it next is a temporary.
+    pub last_alloc: usize,
+    /// Bytes left until the next sampled allocation, and the sampler's random state.
+    pub sample_left: i64,
+    pub rng: u64,
     /// Stack bounds, for safe frame walking and frame-liveness tests.
     pub lo: usize,
     pub hi: usize,
@@ -16,12 +24,6 @@ pub(crate) struct Local {
     pub bottom: usize,
     /// A process-unique number for this thread (24 bits kept in block headers).
     pub serial: u32,
-    /// The block this thread's last allocator event produced, if that event was an
-    /// allocation or reallocation: a free of it next is a temporary.
-    pub last_alloc: usize,
-    /// Bytes left until the next sampled allocation, and the sampler's random state.
-    pub sample_left: i64,
-    pub rng: u64,
     /// The tracked calls running on this thread.
     pub scopes: ScopeStack,
     /// Scratch space for stack capture, kept here rather than on a possibly small stack.
