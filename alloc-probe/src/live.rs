@@ -19,17 +19,21 @@ use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Orderi
 
 use crate::tally::Slot;
 
-/// The live-byte counter and its peak, on one cache line of their own: every event adds to
-/// the counter and then reads the peak, so under concurrency one line moves between cores.
+/// The live-byte counter and its peak, each on a cache line of its own. The counter's line
+/// moves between cores on every event; the peak's is read on every event and written only
+/// at a new peak, so it stays shared in every core's cache. (On one line, every read of the
+/// peak would also wait for the counter's line: 7% slower with two threads, A/B here.)
 #[repr(C, align(128))]
+struct Line(AtomicU64);
+
 struct Counter {
-    live: AtomicU64,
-    peak: AtomicU64,
+    live: Line,
+    peak: Line,
 }
 
 static LIVE: Counter = Counter {
-    live: AtomicU64::new(0),
-    peak: AtomicU64::new(0),
+    live: Line(AtomicU64::new(0)),
+    peak: Line(AtomicU64::new(0)),
 };
 
 /// What changes only at a new peak, on another line: program points read the epoch on every
@@ -208,12 +212,12 @@ fn new_peak(solo: bool) {
 /// Live bytes grew by `n`, inside a section.
 #[inline(always)]
 pub(crate) fn grow(solo: bool, n: u64) {
-    let now = add(&LIVE.live, n, solo);
-    if now > LIVE.peak.load(Relaxed) {
+    let now = add(&LIVE.live.0, n, solo);
+    if now > LIVE.peak.0.load(Relaxed) {
         if solo {
-            LIVE.peak.store(now, Relaxed);
+            LIVE.peak.0.store(now, Relaxed);
             new_peak(true);
-        } else if LIVE.peak.fetch_max(now, Relaxed) < now {
+        } else if LIVE.peak.0.fetch_max(now, Relaxed) < now {
             new_peak(false);
         }
     }
@@ -222,12 +226,12 @@ pub(crate) fn grow(solo: bool, n: u64) {
 /// Live bytes shrank by `n`, inside a section.
 #[inline(always)]
 pub(crate) fn shrink(solo: bool, n: u64) {
-    sub(&LIVE.live, n, solo);
+    sub(&LIVE.live.0, n, solo);
 }
 
 /// The peak of live bytes so far.
 pub(crate) fn peak() -> u64 {
-    LIVE.peak.load(Relaxed)
+    LIVE.peak.0.load(Relaxed)
 }
 
 /// How many times a new peak was reached.
@@ -243,5 +247,5 @@ pub(crate) fn peak_ticks() -> u64 {
 
 /// The shared live-byte counter, for tests that check it against the per-thread tallies.
 pub(crate) fn counter() -> u64 {
-    LIVE.live.load(Relaxed)
+    LIVE.live.0.load(Relaxed)
 }

@@ -30,38 +30,19 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         return p;
     }
     let size = layout.size();
-    match tally::solo_slot() {
-        Some(s) => {
-            note_alloc(s, p, size, true);
-            tally::count_alloc(Some(s), size, true);
-            live::end(Some(s), true);
-        }
-        None => alloc_general(p, size),
-    }
-    p
-}
-
-/// Runs the sampler on a new block, and records it if it is chosen.
-#[inline(always)]
-fn note_alloc(s: &tally::Slot, p: *mut u8, size: usize, solo: bool) {
-    // SAFETY: the allocator path owns this thread's state and does not re-enter.
-    let local = unsafe { s.local() };
-    match blocks::sample(local, size) {
-        Some(w) if !guard::ignoring() => record(Some(s), p, size, w, solo),
-        _ => local.last_alloc = 0,
-    }
-}
-
-/// [`alloc`]'s counting for a thread that is not the lone writer or has no slot.
-#[inline(never)]
-fn alloc_general(p: *mut u8, size: usize) {
     let slot = tally::slot();
     let solo = live::begin(slot);
     if let Some(s) = slot {
-        note_alloc(s, p, size, solo);
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        let local = unsafe { s.local() };
+        match blocks::sample(local, size) {
+            Some(w) if !guard::ignoring() => record(slot, p, size, w, solo),
+            _ => local.last_alloc = 0,
+        }
     }
     tally::count_alloc(slot, size, solo);
     live::end(slot, solo);
+    p
 }
 
 /// Tracks a sampled block of weight `w`.
@@ -96,27 +77,14 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
     let size = layout.size();
     // Out of the table before the address goes back to the allocator and to another thread.
     if !(side::may_hold(p as usize) && free_sampled(p, size)) {
-        match tally::solo_slot() {
-            Some(s) => {
-                forget_last(Some(s));
-                tally::count_dealloc(Some(s), size, true);
-                live::end(Some(s), true);
-            }
-            None => dealloc_general(size),
-        }
+        let slot = tally::slot();
+        let solo = live::begin(slot);
+        forget_last(slot);
+        tally::count_dealloc(slot, size, solo);
+        live::end(slot, solo);
     }
     // SAFETY: the caller's pointer and layout, as allocated by `inner`.
     unsafe { inner.dealloc(p, layout) };
-}
-
-/// [`dealloc`]'s counting of an unsampled block off the lone writer's fast path.
-#[inline(never)]
-fn dealloc_general(size: usize) {
-    let slot = tally::slot();
-    let solo = live::begin(slot);
-    forget_last(slot);
-    tally::count_dealloc(slot, size, solo);
-    live::end(slot, solo);
 }
 
 /// Counts the free of `p` if it was sampled; false if it was not.
@@ -164,26 +132,15 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     }
     match rec {
         Some(v) => moved_sampled(p, moved, layout.size(), new_size, v),
-        None => match tally::solo_slot() {
-            Some(s) => {
-                forget_last(Some(s));
-                tally::count_realloc(Some(s), layout.size(), new_size, true);
-                live::end(Some(s), true);
-            }
-            None => realloc_general(layout.size(), new_size),
-        },
+        None => {
+            let slot = tally::slot();
+            let solo = live::begin(slot);
+            forget_last(slot);
+            tally::count_realloc(slot, layout.size(), new_size, solo);
+            live::end(slot, solo);
+        }
     }
     moved
-}
-
-/// [`realloc`]'s counting of an unsampled block off the lone writer's fast path.
-#[inline(never)]
-fn realloc_general(old: usize, new: usize) {
-    let slot = tally::slot();
-    let solo = live::begin(slot);
-    forget_last(slot);
-    tally::count_realloc(slot, old, new, solo);
-    live::end(slot, solo);
 }
 
 /// Counts the realloc of a sampled block and moves its record.

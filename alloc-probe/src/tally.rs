@@ -285,34 +285,9 @@ fn new_slot() -> Option<&'static Slot> {
     }
 }
 
-/// This thread's slot if it has one and is the lone writer, inside an update section; the
-/// common case, which `on_*` handle inline. Everything else (no slot yet, teardown, several
-/// threads) takes the out-of-line general path, so the inline one needs few registers.
-#[inline(always)]
-pub(crate) fn solo_slot() -> Option<&'static Slot> {
-    let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
-    if v <= RELEASED {
-        return None;
-    }
-    // SAFETY: values above RELEASED are pointers to slots, which are never freed.
-    let s = unsafe { &*(v as *const Slot) };
-    live::try_solo(s).then_some(s)
-}
-
 /// Counts a successful allocation of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
-    match solo_slot() {
-        Some(s) => {
-            count_alloc(Some(s), size, true);
-            live::end(Some(s), true);
-        }
-        None => on_alloc_general(size),
-    }
-}
-
-#[inline(never)]
-fn on_alloc_general(size: usize) {
     let s = slot();
     let solo = live::begin(s);
     count_alloc(s, size, solo);
@@ -340,17 +315,6 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
 /// Counts a free of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_dealloc(size: usize) {
-    match solo_slot() {
-        Some(s) => {
-            count_dealloc(Some(s), size, true);
-            live::end(Some(s), true);
-        }
-        None => on_dealloc_general(size),
-    }
-}
-
-#[inline(never)]
-fn on_dealloc_general(size: usize) {
     let s = slot();
     let solo = live::begin(s);
     count_dealloc(s, size, solo);
@@ -377,17 +341,6 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
 /// Counts a successful reallocation from `old` to `new` bytes.
 #[inline(always)]
 pub(crate) fn on_realloc(old: usize, new: usize) {
-    match solo_slot() {
-        Some(s) => {
-            count_realloc(Some(s), old, new, true);
-            live::end(Some(s), true);
-        }
-        None => on_realloc_general(old, new),
-    }
-}
-
-#[inline(never)]
-fn on_realloc_general(old: usize, new: usize) {
     let s = slot();
     let solo = live::begin(s);
     count_realloc(s, old, new, solo);
