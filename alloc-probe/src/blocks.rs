@@ -22,8 +22,8 @@ use crate::{clock, guard, live, side, stack};
 
 /// Bytes in front of each block.
 pub(crate) const HEADER: usize = 16;
-const F_IGNORED: u8 = 1;
-const F_GROWN: u8 = 4;
+const F_IGNORED: u32 = 1;
+const F_GROWN: u32 = 4;
 const BIRTH_SHIFT: u32 = 6;
 const BIRTH_MASK: u64 = (1 << 40) - 1;
 
@@ -31,7 +31,9 @@ const BIRTH_MASK: u64 = (1 << 40) - 1;
 pub(crate) struct Header {
     point: u32,
     thread: u32,
-    flags: u8,
+    /// 8 bits kept; a full word here, so that reading it back after `track_new` wrote it is
+    /// one store forwarded to one load (a byte store read by a word load stalls the CPU).
+    flags: u32,
     birth: u64,
     invocation: u32,
 }
@@ -53,7 +55,7 @@ impl Header {
         [
             u64::from(self.point)
                 | u64::from(self.thread & 0xFF_FFFF) << 32
-                | u64::from(self.flags) << 56,
+                | u64::from(self.flags & 0xFF) << 56,
             (self.birth & BIRTH_MASK) | u64::from(self.invocation & 0xFF_FFFF) << 40,
         ]
     }
@@ -62,7 +64,7 @@ impl Header {
         Header {
             point: w[0] as u32,
             thread: (w[0] >> 32) as u32 & 0xFF_FFFF,
-            flags: (w[0] >> 56) as u8,
+            flags: (w[0] >> 56) as u32,
             birth: w[1] & BIRTH_MASK,
             invocation: (w[1] >> 40) as u32,
         }
