@@ -51,7 +51,8 @@
 //! * `ALLOC_PROBE_TRACE=1s`: a line per interval on stderr, like `GODEBUG=gctrace=1`.
 //!
 //! Release builds need line tables (`debug = "line-tables-only"`) for files and lines, and
-//! frame pointers (`-C force-frame-pointers=yes`) for cheap, complete stacks.
+//! frame pointers (`-C force-frame-pointers=yes`) for cheap, complete stacks; where a function
+//! without them breaks the frame chain, the stack is taken again by the DWARF unwinder.
 #![deny(missing_docs)]
 
 mod blocks;

@@ -158,7 +158,12 @@ fn tracking_cost(mode: Mode, stats: &crate::Stats) -> TrackingCost {
     if mode == Mode::Counts {
         return TrackingCost::default();
     }
-    let header_bytes = stats.live_blocks * crate::blocks::HEADER as u64;
+    // Only `full` mode puts a header in front of blocks.
+    let header_bytes = if mode == Mode::Full {
+        stats.live_blocks * crate::blocks::HEADER as u64
+    } else {
+        0
+    };
     let (stacks, stack_bytes) = sites::footprint();
     let side_bytes = crate::side::footprint() as u64;
     let total = header_bytes + stack_bytes + side_bytes;

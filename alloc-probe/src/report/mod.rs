@@ -61,7 +61,7 @@ pub struct Report {
 /// Memory alloc-probe uses for tracking, beside the program's own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrackingCost {
-    /// Block headers: 16 bytes per live block in the `full` and `sampled` modes.
+    /// Block headers: 16 bytes per live block in `full` mode (none in the other modes).
     pub header_bytes: u64,
     /// Interned stacks with their counters (one per unique allocation stack).
     pub stack_bytes: u64,

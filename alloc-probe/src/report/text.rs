@@ -105,9 +105,14 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
     if r.tracking.stacks > 0 {
         writeln!(
             f,
-            "  tracking memory: {} for {} unique stacks, plus a 16 B header per live block",
+            "  tracking memory: {} for {} unique stacks{}",
             Bytes(r.tracking.stack_bytes + r.tracking.side_bytes),
             thousands(r.tracking.stacks),
+            if r.tracking.header_bytes > 0 {
+                ", plus a 16 B header per live block"
+            } else {
+                ""
+            },
         )?;
     }
     if r.sites.is_empty() {
