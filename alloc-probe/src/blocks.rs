@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config;
 use crate::local::Local;
+use crate::probe::inner_alloc;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
 use crate::{clock, guard, live, side, stack};
@@ -110,13 +111,7 @@ unsafe fn write(user: *mut u8, h: Header) {
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     if !in_band(layout) {
         // SAFETY: the caller's layout is passed on unchanged.
-        let p = unsafe {
-            if zeroed {
-                inner.alloc_zeroed(layout)
-            } else {
-                inner.alloc(layout)
-            }
-        };
+        let p = unsafe { inner_alloc(inner, layout, zeroed) };
         if guard::ignoring() {
             return p;
         }
@@ -148,13 +143,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         return std::ptr::null_mut();
     };
     // SAFETY: `l2` is a valid non-zero layout.
-    let base = unsafe {
-        if zeroed {
-            inner.alloc_zeroed(l2)
-        } else {
-            inner.alloc(l2)
-        }
-    };
+    let base = unsafe { inner_alloc(inner, l2, zeroed) };
     if base.is_null() {
         if !guard::ignoring() {
             tally::on_failed();

@@ -88,13 +88,7 @@ impl<A: GlobalAlloc> Probe<A> {
     #[inline(always)]
     unsafe fn counted_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we pass on.
-        let p = unsafe {
-            if zeroed {
-                self.inner.alloc_zeroed(layout)
-            } else {
-                self.inner.alloc(layout)
-            }
-        };
+        let p = unsafe { inner_alloc(&self.inner, layout, zeroed) };
         // No `guard::ignoring()` test: the guard is never raised in `counts` mode.
         if p.is_null() {
             tally::on_failed();
@@ -102,6 +96,26 @@ impl<A: GlobalAlloc> Probe<A> {
             tally::on_alloc(layout.size());
         }
         p
+    }
+}
+
+/// `inner.alloc` or `inner.alloc_zeroed`: every path asks the inner allocator this way.
+///
+/// # Safety
+/// `GlobalAlloc::alloc`'s contract: `layout` has a non-zero size.
+#[inline(always)]
+pub(crate) unsafe fn inner_alloc<A: GlobalAlloc>(
+    inner: &A,
+    layout: Layout,
+    zeroed: bool,
+) -> *mut u8 {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        if zeroed {
+            inner.alloc_zeroed(layout)
+        } else {
+            inner.alloc(layout)
+        }
     }
 }
 

@@ -12,19 +12,14 @@
 use std::alloc::{GlobalAlloc, Layout};
 
 use crate::blocks::{self, Header};
+use crate::probe::inner_alloc;
 use crate::{guard, live, side, tally};
 
 /// Allocates through `inner`; samples the block if the sampler says so.
 #[inline]
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     // SAFETY: the caller's layout, passed on unchanged.
-    let p = unsafe {
-        if zeroed {
-            inner.alloc_zeroed(layout)
-        } else {
-            inner.alloc(layout)
-        }
-    };
+    let p = unsafe { inner_alloc(inner, layout, zeroed) };
     if p.is_null() {
         tally::on_failed();
         return p;
