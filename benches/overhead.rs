@@ -19,7 +19,11 @@
 //! * `ALLOC_PROBE_BENCH_SLOW_RUNS`: timed runs for the slow rows, i.e. dhat (default 3);
 //! * `ALLOC_PROBE_BENCH_WORK`: workload rounds per thread (default: the workload's `ROUNDS`);
 //! * `ALLOC_PROBE_BENCH_ONLY`: comma-separated row keys to run, e.g. `probe-counts,dhat`
-//!   (`system` always runs).
+//!   (`system` always runs);
+//! * `ALLOC_PROBE_BENCH_OTHER`: the path of a `bench-probe` binary from another build (say,
+//!   the last commit's, copied aside): its counts, sampled and full rows (keys `other-counts`,
+//!   `other-sampled`, `other-full`) run interleaved with this build's, for an A/B comparison
+//!   in one run on the same machine state.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -202,6 +206,30 @@ fn disturbed(s: &Sample, cores: usize) -> bool {
         .is_some_and(|t| t as f64 > 3.0 + s.wall_s * 100.0 * cores as f64 * 0.05)
 }
 
+/// The rows of another build's `bench-probe` (`ALLOC_PROBE_BENCH_OTHER`), if given.
+fn other_rows() -> &'static [Row] {
+    let Ok(path) = std::env::var("ALLOC_PROBE_BENCH_OTHER") else {
+        return &[];
+    };
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "ALLOC_PROBE_BENCH_OTHER={path} is not a file"
+    );
+    let bin: &'static str = Box::leak(path.into_boxed_str());
+    let row = |key, name, mode| Row {
+        key,
+        name,
+        bin,
+        env: Box::leak(Box::new([("ALLOC_PROBE_MODE", mode), NO_REPORT])),
+        slow: false,
+    };
+    Box::leak(Box::new([
+        row("other-counts", "other build, counts", "counts"),
+        row("other-sampled", "other build, sampled", "sampled"),
+        row("other-full", "other build, full", "full"),
+    ]))
+}
+
 fn env_num(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
     Some(
@@ -231,6 +259,7 @@ fn main() {
     let only = std::env::var("ALLOC_PROBE_BENCH_ONLY").ok();
     let rows: Vec<&Row> = ROWS
         .iter()
+        .chain(other_rows())
         .enumerate()
         .filter(|(i, r)| {
             *i == 0
