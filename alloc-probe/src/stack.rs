@@ -88,6 +88,9 @@ pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captur
     out.ips[0] = unsafe { *((fp + 8) as *const usize) };
     // Hashed as we go, one cheap step per frame (no multiply in the loop-carried chain).
     let mut h = out.ips[0] as u64;
+    // A record at `next` is readable when `fp < next <= top` and `next` is word-aligned: above
+    // the last one (so at least `lo`), and 16 bytes below the stack's end.
+    let top = hi - 16;
     // Each step: `ips[n]` lies in the caller of the frame at `fp`, whose frame is at `next`.
     while n < MAX_FRAMES {
         // SAFETY: as above; `fp` is re-validated before each step.
@@ -96,7 +99,7 @@ pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captur
             out.complete = true; // the outermost frame has no caller record
             break;
         }
-        if next <= fp || !valid(next, lo, hi) {
+        if next <= fp || next > top || next % 8 != 0 {
             break;
         }
         // SAFETY: `next` was just checked to be a valid frame record address.
