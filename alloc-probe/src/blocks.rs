@@ -192,9 +192,8 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
         let solo = live::begin(slot);
         if h.point != 0 {
             untrack(slot, user, layout.size(), h, UNIT_FULL, solo);
-        } else if let Some(s) = slot {
-            // SAFETY: the allocator path owns this thread's state and does not re-enter.
-            unsafe { s.local() }.last_alloc = 0;
+        } else {
+            forget_last(slot);
         }
         tally::count_dealloc(slot, layout.size(), solo);
         live::end(slot, solo);
@@ -289,13 +288,21 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         );
         // SAFETY: `p` is the moved in-band block.
         unsafe { write(p, h) };
-    } else if let Some(s) = slot {
-        // SAFETY: the allocator path owns this thread's state and does not re-enter.
-        unsafe { s.local() }.last_alloc = 0;
+    } else {
+        forget_last(slot);
     }
     tally::count_realloc(slot, layout.size(), new_size, solo);
     live::end(slot, solo);
     p
+}
+
+/// An event on no tracked block: a tracked block freed next is no longer a temporary.
+#[inline(always)]
+pub(crate) fn forget_last(slot: Option<&Slot>) {
+    if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        unsafe { s.local() }.last_alloc = 0;
+    }
 }
 
 /// Puts back the record of a block whose realloc failed: the block stays where it was, with

@@ -74,7 +74,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
     if !(side::may_hold(p as usize) && free_sampled(p, size)) {
         let slot = tally::slot();
         let solo = live::begin(slot);
-        forget_last(slot);
+        blocks::forget_last(slot);
         tally::count_dealloc(slot, size, solo);
         live::end(slot, solo);
     }
@@ -95,15 +95,6 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
     tally::count_dealloc(slot, size, solo);
     live::end(slot, solo);
     true
-}
-
-/// An unsampled event: a sampled block freed next is no longer a temporary.
-#[inline(always)]
-fn forget_last(slot: Option<&tally::Slot>) {
-    if let Some(s) = slot {
-        // SAFETY: the allocator path owns this thread's state and does not re-enter.
-        unsafe { s.local() }.last_alloc = 0;
-    }
 }
 
 /// Reallocates a block allocated by [`alloc`]. A sampled block stays sampled with its weight;
@@ -130,7 +121,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         None => {
             let slot = tally::slot();
             let solo = live::begin(slot);
-            forget_last(slot);
+            blocks::forget_last(slot);
             tally::count_realloc(slot, layout.size(), new_size, solo);
             live::end(slot, solo);
         }

@@ -26,8 +26,6 @@ struct Map {
     live: usize,
     /// Keys per bitmap bucket; saturated counts stay put (their bit stays set).
     keys: [u16; BUCKETS],
-    /// Whether any key was ever stored, to report the bitmap's memory only when in use.
-    marked: bool,
 }
 
 /// Buckets of the address bitmap: 64K bits, 8 KiB, small enough to stay in cache.
@@ -63,7 +61,6 @@ static SIDE: Side = Side {
         used: 0,
         live: 0,
         keys: [0; BUCKETS],
-        marked: false,
     }),
 };
 
@@ -178,7 +175,6 @@ pub(crate) fn insert(addr: usize, value: [u64; 3]) -> bool {
         if new {
             let b = bucket(addr);
             m.keys[b] = m.keys[b].saturating_add(1);
-            m.marked = true;
             BITMAP[b / 64].fetch_or(1 << (b % 64), Relaxed);
         }
         true
@@ -207,7 +203,8 @@ pub(crate) fn remove(addr: usize) -> Option<[u64; 3]> {
 /// Bytes of memory the table holds, for the tracking-overhead figure.
 pub(crate) fn footprint() -> usize {
     with(|m| {
-        let bitmap = if m.marked {
+        // The table is mapped at its first key, so a table in use is one with a capacity.
+        let bitmap = if m.cap > 0 {
             std::mem::size_of_val(&BITMAP) + std::mem::size_of_val(&m.keys)
         } else {
             0

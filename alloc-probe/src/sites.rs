@@ -85,7 +85,6 @@ impl PointCounters {
 pub(crate) struct Point {
     pub hash: u64,
     pub len: u32,
-    pub complete: bool,
     pub ips: [usize; MAX_FRAMES + 1],
     pub frames: [u32; MAX_FRAMES],
     pub c: PointCounters,
@@ -254,7 +253,6 @@ fn insert(index: *mut AtomicU32, h: u64, c: &Captured) -> u32 {
     let p = unsafe { &mut *chunk.add(n as usize % CHUNK) };
     p.hash = h;
     p.len = c.len as u32;
-    p.complete = c.complete;
     p.ips[..=c.len].copy_from_slice(&c.ips[..=c.len]);
     p.frames[..c.len].copy_from_slice(&c.frames[..c.len]);
     p.c.min_size.store(u64::MAX, Relaxed);

@@ -86,7 +86,7 @@ pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captur
     }
     // SAFETY: `fp` lies within this thread's live stack, word-aligned, with 16 bytes left.
     out.ips[0] = unsafe { *((fp + 8) as *const usize) };
-    // Hashed as we go, one cheap step per frame (no multiply in the loop-carried chain).
+    // Hashed as we go, one cheap step per frame.
     let mut h = out.ips[0] as u64;
     // A record at `next` is readable when `fp < next <= top` and `next` is word-aligned: above
     // the last one (so at least `lo`), and 16 bytes below the stack's end.
@@ -104,9 +104,10 @@ pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captur
         }
         // SAFETY: `next` was just checked to be a valid frame record address.
         let next_ra = unsafe { *((next + 8) as *const usize) };
-        out.frames[n] = (hi - next) as u32;
+        let rel = (hi - next) as u32;
+        out.frames[n] = rel;
         out.ips[n + 1] = next_ra;
-        h = h.rotate_left(9) ^ next_ra as u64 ^ (u64::from(out.frames[n]) << 24);
+        h = hash_step(h, next_ra, rel);
         n += 1;
         fp = next;
         if next_ra == 0 {
@@ -124,6 +125,12 @@ pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captur
     }
 }
 
+/// One frame's step of a stack's hash: cheap, with no multiply in the loop-carried chain.
+#[inline(always)]
+fn hash_step(h: u64, ip: usize, rel: u32) -> u64 {
+    h.rotate_left(9) ^ ip as u64 ^ (u64::from(rel) << 24)
+}
+
 /// The last step of a stack's hash: a multiply-xorshift so every bit reaches the low bits.
 #[inline(always)]
 fn finish(h: u64, len: usize) -> u64 {
@@ -135,7 +142,7 @@ fn finish(h: u64, len: usize) -> u64 {
 pub(crate) fn hash(c: &Captured) -> u64 {
     let mut h = c.ips[0] as u64;
     for n in 0..c.len {
-        h = h.rotate_left(9) ^ c.ips[n + 1] as u64 ^ (u64::from(c.frames[n]) << 24);
+        h = hash_step(h, c.ips[n + 1], c.frames[n]);
     }
     finish(h, c.len)
 }

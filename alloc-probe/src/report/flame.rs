@@ -170,16 +170,7 @@ mod tests {
                 .collect(),
             site: 0,
             allocs,
-            bytes: 0,
-            live: 0,
-            live_bytes: 0,
-            stack_avoidable: 0,
-            escaped: 0,
-            total_lifetime_ns: 0,
-            max_bytes: 0,
-            max_blocks: 0,
-            gmax_bytes: 0,
-            gmax_blocks: 0,
+            ..StackReport::default()
         };
         let r = Report {
             stacks: vec![stack("<[u8; 4]>::f", 2), stack("<[u8; 4]>::f", 3)],

@@ -378,15 +378,8 @@ mod tests {
             site: 1,
             allocs,
             bytes,
-            live: 0,
-            live_bytes: 0,
-            stack_avoidable: 0,
             escaped: allocs,
-            total_lifetime_ns: 0,
-            max_bytes: 0,
-            max_blocks: 0,
-            gmax_bytes: 0,
-            gmax_blocks: 0,
+            ..StackReport::default()
         };
         let r = Report {
             stacks: vec![stack(3, 2, 64), stack(4, 1, 8)],
@@ -416,15 +409,8 @@ mod tests {
                 site: 0,
                 allocs: 1,
                 bytes: 8,
-                live: 0,
-                live_bytes: 0,
-                stack_avoidable: 0,
                 escaped: 1,
-                total_lifetime_ns: 0,
-                max_bytes: 0,
-                max_blocks: 0,
-                gmax_bytes: 0,
-                gmax_blocks: 0,
+                ..StackReport::default()
             }],
             ..crate::report::merge::empty()
         };
