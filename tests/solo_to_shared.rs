@@ -1,6 +1,6 @@
 //! The switch from one writer to many (see `alloc-probe/src/live.rs`): while the main thread
-//! allocates as the lone writer, other threads start allocating; no update of the live-byte
-//! counter may be lost, and the peak stays exact. A plain `main` (no test harness, whose
+//! allocates as the lone writer, other threads start allocating; no update of the live bytes
+//! behind the peak may be lost, and the peak stays exact. A plain `main` (no test harness, whose
 //! threads would make the process shared from the start), run 30 times as a child process.
 
 use std::hint::black_box;
@@ -58,7 +58,7 @@ fn child() {
     assert_eq!(
         alloc_probe::live_counter(),
         end.live_bytes,
-        "an update of the live-byte counter was lost: {end:?}"
+        "an update of the live bytes behind the peak was lost: {end:?}"
     );
     assert!(end.peak_live_bytes >= base.live_bytes + (8 << 20));
 }

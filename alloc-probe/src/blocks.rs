@@ -19,7 +19,7 @@ use crate::local::Local;
 use crate::probe::inner_alloc;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
-use crate::{clock, guard, live, side, stack};
+use crate::{clock, guard, peak, sections, side, stack};
 
 /// Bytes in front of each block.
 pub(crate) const HEADER: usize = 16;
@@ -120,7 +120,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
             return p;
         }
         let slot = tally::slot();
-        let solo = live::begin(slot);
+        let solo = sections::begin(slot);
         let (h, w) = (
             track_new(slot, p, layout.size(), UNIT_FULL, solo),
             UNIT_FULL,
@@ -133,7 +133,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         } else if h.point != 0 {
             forget(h, w, layout.size(), solo);
         }
-        live::end(slot, solo);
+        sections::end(slot, solo);
         return p;
     }
     let Some(l2) = padded(layout, layout.size()) else {
@@ -158,12 +158,12 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         return user;
     }
     let slot = tally::slot();
-    let solo = live::begin(slot);
+    let solo = sections::begin(slot);
     let h = track_new(slot, user, layout.size(), UNIT_FULL, solo);
     // SAFETY: as above.
     unsafe { write(user, h) };
     tally::count_alloc(slot, layout.size(), solo);
-    live::end(slot, solo);
+    sections::end(slot, solo);
     user
 }
 
@@ -173,13 +173,13 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
     if !in_band(layout) {
         if let Some([a, b, w]) = side::remove(user as usize) {
             let slot = tally::slot();
-            let solo = live::begin(slot);
+            let solo = sections::begin(slot);
             let h = Header::decode([a, b]);
             if h.point != 0 {
                 untrack(slot, user, layout.size(), h, w, solo);
             }
             tally::count_dealloc(slot, layout.size(), solo);
-            live::end(slot, solo);
+            sections::end(slot, solo);
         }
         // SAFETY: the caller's pointer and layout, as allocated.
         unsafe { inner.dealloc(user, layout) };
@@ -189,14 +189,14 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
     let h = unsafe { read(user) };
     if h.flags & F_IGNORED == 0 {
         let slot = tally::slot();
-        let solo = live::begin(slot);
+        let solo = sections::begin(slot);
         if h.point != 0 {
             untrack(slot, user, layout.size(), h, UNIT_FULL, solo);
         } else {
             forget_last(slot);
         }
         tally::count_dealloc(slot, layout.size(), solo);
-        live::end(slot, solo);
+        sections::end(slot, solo);
     }
     // The same computation succeeded when the block was allocated with this layout; were it
     // ever to fail, leaking the block beats panicking in the allocator.
@@ -231,7 +231,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         }
         if let Some([a, b, w]) = rec {
             let slot = tally::slot();
-            let solo = live::begin(slot);
+            let solo = sections::begin(slot);
             let mut h = Header::decode([a, b]);
             if h.point != 0 {
                 retrack(slot, user, p, layout.size(), new_size, &mut h, w, solo);
@@ -246,7 +246,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
                     forget(h, w, new_size, solo);
                 }
             }
-            live::end(slot, solo);
+            sections::end(slot, solo);
         }
         return p;
     }
@@ -274,7 +274,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         return p;
     }
     let slot = tally::slot();
-    let solo = live::begin(slot);
+    let solo = sections::begin(slot);
     if h.point != 0 {
         retrack(
             slot,
@@ -292,7 +292,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         forget_last(slot);
     }
     tally::count_realloc(slot, layout.size(), new_size, solo);
-    live::end(slot, solo);
+    sections::end(slot, solo);
     p
 }
 
@@ -312,7 +312,7 @@ pub(crate) fn forget_last(slot: Option<&Slot>) {
 pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
     if !side::insert(user as usize, v) {
         let slot = tally::slot();
-        let solo = live::begin(slot);
+        let solo = sections::begin(slot);
         let h = Header::decode([v[0], v[1]]);
         if h.tracked() {
             forget(h, v[2], size, solo);
@@ -320,7 +320,7 @@ pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
         if settle {
             tally::count_dealloc(slot, size, solo);
         }
-        live::end(slot, solo);
+        sections::end(slot, solo);
     }
 }
 
@@ -328,7 +328,7 @@ pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
 /// peak, its current figures are the ones it had at the peak.
 #[inline(always)]
 fn note_change(p: &Point) {
-    let e = live::peak_epoch();
+    let e = peak::peak_epoch();
     if p.c.change_epoch.load(Relaxed) < e {
         p.c.gmax_bytes.store(p.c.curr_bytes.load(Relaxed), Relaxed);
         p.c.gmax_blocks.store(p.c.live(), Relaxed);
@@ -364,16 +364,20 @@ pub(crate) fn track_new(
     let n = size as u64;
     note_change(p);
     let c = &p.c;
-    let born = live::add(&c.blocks, w, solo);
-    live::add(&c.bytes, n * w, solo);
+    let born = sections::add(&c.blocks, w, solo);
+    sections::add(&c.bytes, n * w, solo);
     let freed = c.freed.load(Relaxed);
-    live::raise(&c.max_blocks, born.saturating_sub(freed), solo);
-    live::raise(&c.max_bytes, live::add(&c.curr_bytes, n * w, solo), solo);
-    live::raise(&c.max_size, n, solo);
-    live::lower(&c.min_size, n, solo);
+    sections::raise(&c.max_blocks, born.saturating_sub(freed), solo);
+    sections::raise(
+        &c.max_bytes,
+        sections::add(&c.curr_bytes, n * w, solo),
+        solo,
+    );
+    sections::raise(&c.max_size, n, solo);
+    sections::lower(&c.min_size, n, solo);
     let invocation = local.scopes.current();
     if invocation != 0 {
-        live::add(&c.scoped, w, solo);
+        sections::add(&c.scoped, w, solo);
         let f = local.scopes.frames[local.scopes.depth - 1].index + 1;
         if c.function.load(Relaxed) != f {
             c.function.store(f, Relaxed);
@@ -394,11 +398,11 @@ pub(crate) fn track_new(
 pub(crate) fn forget(h: Header, w: u64, size: usize, solo: bool) {
     if let Some(p) = sites::get(h.point) {
         let n = size as u64;
-        live::sub(&p.c.blocks, w, solo);
-        live::sub(&p.c.bytes, n * w, solo);
-        live::sub(&p.c.curr_bytes, n * w, solo);
+        sections::sub(&p.c.blocks, w, solo);
+        sections::sub(&p.c.bytes, n * w, solo);
+        sections::sub(&p.c.curr_bytes, n * w, solo);
         if h.invocation != 0 {
-            live::sub(&p.c.scoped, w, solo);
+            sections::sub(&p.c.scoped, w, solo);
         }
     }
 }
@@ -437,35 +441,35 @@ pub(crate) fn untrack(
     let n = size as u64;
     note_change(p);
     let c = &p.c;
-    live::add(&c.freed, w, solo);
-    live::sub(&c.curr_bytes, n * w, solo);
+    sections::add(&c.freed, w, solo);
+    sections::sub(&c.curr_bytes, n * w, solo);
     let age = |now: u64| ((now >> BIRTH_SHIFT).wrapping_sub(h.birth) & BIRTH_MASK) << BIRTH_SHIFT;
     let Some(slot) = slot else {
-        live::add(
+        sections::add(
             &c.lifetime_ticks,
             age(clock::ticks()).saturating_mul(w),
             solo,
         );
-        live::add(&c.freed_elsewhere, w, solo); // teardown: no way to test the frames
+        sections::add(&c.freed_elsewhere, w, solo); // teardown: no way to test the frames
         return;
     };
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let local = unsafe { slot.local() };
-    live::add(&c.lifetime_ticks, age(local.now()).saturating_mul(w), solo);
+    sections::add(&c.lifetime_ticks, age(local.now()).saturating_mul(w), solo);
     if local.last_alloc == user as usize {
-        live::add(&c.temporary, w, solo);
+        sections::add(&c.temporary, w, solo);
     }
     local.last_alloc = 0;
     if local.serial != h.thread {
-        live::add(&c.freed_elsewhere, w, solo);
+        sections::add(&c.freed_elsewhere, w, solo);
         return;
     }
     let small = h.flags & F_GROWN == 0 && n <= config::stack_limit();
     if h.invocation != 0 {
         if let Some(f) = local.scopes.find(h.invocation) {
-            live::add(&c.scoped_in_call, w, solo);
+            sections::add(&c.scoped_in_call, w, solo);
             if small {
-                live::add(&c.scoped_small_in_call, w, solo);
+                sections::add(&c.scoped_small_in_call, w, solo);
             }
             let (t, owned) = crate::functions::tally(Some(&slot.fns), f.index);
             t.add_class(w, small, owned);
@@ -473,9 +477,9 @@ pub(crate) fn untrack(
         return;
     }
     let k = stack::first_live(p.frames(), &p.ips, local.lo, local.hi);
-    live::add(&p.live_from[k], w, solo);
+    sections::add(&p.live_from[k], w, solo);
     if small {
-        live::add(&p.small_live_from[k], w, solo);
+        sections::add(&p.small_live_from[k], w, solo);
     }
 }
 
@@ -496,21 +500,21 @@ pub(crate) fn retrack(
     let (o, n) = (old as u64, new as u64);
     note_change(p);
     let c = &p.c;
-    live::add(&c.reallocs, w, solo);
-    live::add(&c.bytes, n * w, solo);
-    let now = live::add(&c.curr_bytes, (n * w).wrapping_sub(o * w), solo);
-    live::raise(&c.max_bytes, now, solo);
-    live::raise(&c.max_size, n, solo);
-    live::lower(&c.min_size, n, solo);
+    sections::add(&c.reallocs, w, solo);
+    sections::add(&c.bytes, n * w, solo);
+    let now = sections::add(&c.curr_bytes, (n * w).wrapping_sub(o * w), solo);
+    sections::raise(&c.max_bytes, now, solo);
+    sections::raise(&c.max_size, n, solo);
+    sections::lower(&c.min_size, n, solo);
     if n > o && h.flags & F_GROWN == 0 {
         h.flags |= F_GROWN;
-        live::add(&c.grown, w, solo);
+        sections::add(&c.grown, w, solo);
     }
     if let Some(slot) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         let local = unsafe { slot.local() };
         if local.last_alloc == user as usize {
-            live::add(&c.temporary, w, solo);
+            sections::add(&c.temporary, w, solo);
         }
         local.last_alloc = moved as usize;
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::report::text::Detail;
-use crate::{clock, side, sites};
+use crate::{clock, peak, side, sites};
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static EXIT_REPORT: AtomicBool = AtomicBool::new(true);
@@ -35,9 +35,11 @@ pub(crate) fn install() {
 extern "C" fn before_fork() {
     sites::lock();
     side::lock_for_fork();
+    peak::lock_for_fork();
 }
 
 extern "C" fn after_fork() {
+    peak::unlock_after_fork();
     side::unlock_after_fork();
     sites::unlock();
 }

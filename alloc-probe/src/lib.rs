@@ -64,13 +64,14 @@ mod guard;
 mod hooks;
 #[cfg(feature = "jemalloc")]
 mod jemalloc;
-mod live;
 mod local;
 mod measure;
+mod peak;
 mod probe;
 mod report;
 mod sampled;
 mod scope;
+mod sections;
 mod side;
 mod sites;
 mod stack;

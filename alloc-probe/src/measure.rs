@@ -138,9 +138,10 @@ macro_rules! assert_max_allocs {
     }};
 }
 
-/// The live-byte counter behind the exact peak. At a quiet moment it equals
-/// `stats().live_bytes`, which is summed from per-thread tallies; tests compare the two.
+/// The live bytes behind the exact peak: every thread's share summed (see `live`). At a
+/// quiet moment it equals `stats().live_bytes`, which is summed from the per-thread counters
+/// instead; tests compare the two.
 #[doc(hidden)]
 pub fn live_counter() -> u64 {
-    crate::live::counter()
+    crate::peak::counter()
 }

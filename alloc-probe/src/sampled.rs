@@ -13,7 +13,7 @@ use std::alloc::{GlobalAlloc, Layout};
 
 use crate::blocks::{self, Header};
 use crate::probe::inner_alloc;
-use crate::{guard, live, side, tally};
+use crate::{guard, sections, side, tally};
 
 /// Allocates through `inner`; samples the block if the sampler says so.
 #[inline]
@@ -26,7 +26,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
     }
     let size = layout.size();
     let slot = tally::slot();
-    let solo = live::begin(slot);
+    let solo = sections::begin(slot);
     if let Some(s) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         let local = unsafe { s.local() };
@@ -36,7 +36,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         }
     }
     tally::count_alloc(slot, size, solo);
-    live::end(slot, solo);
+    sections::end(slot, solo);
     p
 }
 
@@ -73,10 +73,10 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
     // Out of the table before the address goes back to the allocator and to another thread.
     if !(side::may_hold(p as usize) && free_sampled(p, size)) {
         let slot = tally::slot();
-        let solo = live::begin(slot);
+        let solo = sections::begin(slot);
         blocks::forget_last(slot);
         tally::count_dealloc(slot, size, solo);
-        live::end(slot, solo);
+        sections::end(slot, solo);
     }
     // SAFETY: the caller's pointer and layout, as allocated by `inner`.
     unsafe { inner.dealloc(p, layout) };
@@ -90,10 +90,10 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
         return false;
     };
     let slot = tally::slot();
-    let solo = live::begin(slot);
+    let solo = sections::begin(slot);
     blocks::untrack(slot, p, size, Header::decode([a, b]), w, solo);
     tally::count_dealloc(slot, size, solo);
-    live::end(slot, solo);
+    sections::end(slot, solo);
     true
 }
 
@@ -120,10 +120,10 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         Some(v) => moved_sampled(p, moved, layout.size(), new_size, v),
         None => {
             let slot = tally::slot();
-            let solo = live::begin(slot);
+            let solo = sections::begin(slot);
             blocks::forget_last(slot);
             tally::count_realloc(slot, layout.size(), new_size, solo);
-            live::end(slot, solo);
+            sections::end(slot, solo);
         }
     }
     moved
@@ -134,7 +134,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
 #[inline(never)]
 fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]) {
     let slot = tally::slot();
-    let solo = live::begin(slot);
+    let solo = sections::begin(slot);
     let mut h = Header::decode([v[0], v[1]]);
     let w = v[2];
     blocks::retrack(slot, p, moved, old, new, &mut h, w, solo);
@@ -142,5 +142,5 @@ fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]
         blocks::forget(h, w, new, solo);
     }
     tally::count_realloc(slot, old, new, solo);
-    live::end(slot, solo);
+    sections::end(slot, solo);
 }

@@ -7,9 +7,8 @@
 //! and [`measure`](crate::measure) works on deltas), so no count is ever lost and nothing here
 //! takes a lock, which also keeps the child of a `fork` safe.
 //!
-//! The one shared write per event is the process's live-byte counter: an exact peak under
-//! concurrency needs a single order of increases and decreases. Its peak is stored on its own
-//! cache line and written only when a new peak is reached.
+//! The slot also holds the thread's share of the live bytes, with which `live` keeps the
+//! process's peak exact without a shared write per event.
 //!
 //! Allocations made where the thread has no slot (while its slot is being set up, or after its
 //! thread-local destructors released it) go to shared atomic fallback counters instead.
@@ -20,13 +19,13 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
 use crate::functions::{Tally, LOCAL_FNS};
-use crate::live;
 use crate::local::Local;
 use crate::stats::Stats;
+use crate::{peak, sections};
 
 /// Counters of one thread. Written only by the owning thread; read by anyone.
 ///
-/// In declaration order (`repr(C)`): what every allocator event touches shares one cache line.
+/// In declaration order (`repr(C)`): what every allocator event touches comes first.
 #[repr(C, align(128))]
 pub(crate) struct Slot {
     allocs: AtomicU64,
@@ -38,10 +37,14 @@ pub(crate) struct Slot {
     /// The highest `bytes_allocated - bytes_deallocated` of this slot, for `measure`.
     peak_net: AtomicU64,
     in_use: AtomicBool,
-    /// Set while the owner updates the live-byte counter without a locked instruction (see
-    /// `live`).
+    /// Set while the owner, as the lone writer, updates shared counters without a locked
+    /// instruction (see `live`).
     pub(crate) busy: AtomicBool,
     next: *const Slot,
+    /// This thread's share of the live bytes (see `live`).
+    pub(crate) share: peak::Share,
+    /// The live bytes this thread may reach without asking (see `live`; under its lock).
+    pub(crate) grant: AtomicU64,
     /// Tracking state; only the owning thread touches it.
     local: UnsafeCell<Local>,
     /// Tracked functions' counters on this thread (see `functions`).
@@ -223,7 +226,7 @@ fn claim() -> Option<&'static Slot> {
     let slot = reuse_slot().or_else(new_slot);
     match slot {
         Some(s) => {
-            live::on_new_slot(s);
+            sections::on_new_slot(s);
             let _ = LOCAL.try_with(|l| l.set(s as *const Slot as usize));
             // Registers the destructor that hands the slot back; if that allocates, the
             // allocation is counted in the slot we just set.
@@ -271,6 +274,7 @@ fn new_slot() -> Option<&'static Slot> {
     // else sees it until the compare-exchange below publishes it.
     unsafe {
         (*p).in_use = AtomicBool::new(true);
+        (*p).share = peak::Share::new();
         (*p).local.get_mut().start();
     }
     let mut head = SLOTS.load(Acquire);
@@ -289,9 +293,9 @@ fn new_slot() -> Option<&'static Slot> {
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
     let s = slot();
-    let solo = live::begin(s);
+    let solo = sections::begin(s);
     count_alloc(s, size, solo);
-    live::end(s, solo);
+    sections::end(s, solo);
 }
 
 /// Counts a successful allocation of `size` bytes on this thread's slot.
@@ -309,16 +313,16 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
             FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
         }
     }
-    live::grow(solo, n);
+    peak::grow(slot, solo, n);
 }
 
 /// Counts a free of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_dealloc(size: usize) {
     let s = slot();
-    let solo = live::begin(s);
+    let solo = sections::begin(s);
     count_dealloc(s, size, solo);
-    live::end(s, solo);
+    sections::end(s, solo);
 }
 
 /// Counts a free of `size` bytes on this thread's slot.
@@ -335,16 +339,16 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
             FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
         }
     }
-    live::shrink(solo, n);
+    peak::shrink(slot, solo, n);
 }
 
 /// Counts a successful reallocation from `old` to `new` bytes.
 #[inline(always)]
 pub(crate) fn on_realloc(old: usize, new: usize) {
     let s = slot();
-    let solo = live::begin(s);
+    let solo = sections::begin(s);
     count_realloc(s, old, new, solo);
-    live::end(s, solo);
+    sections::end(s, solo);
 }
 
 /// Counts a successful reallocation on this thread's slot.
@@ -365,9 +369,9 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize, solo: b
         }
     }
     if n >= o {
-        live::grow(solo, n - o);
+        peak::grow(slot, solo, n - o);
     } else {
-        live::shrink(solo, o - n);
+        peak::shrink(slot, solo, o - n);
     }
 }
 
@@ -421,7 +425,7 @@ pub(crate) fn totals() -> Stats {
     let mut st = sum.since(&Counters::default(), 0);
     // The slots are read one after another while other threads run, so keep the reported
     // peak consistent with the reported live bytes.
-    st.peak_live_bytes = live::peak().max(st.live_bytes);
+    st.peak_live_bytes = peak::peak().max(st.live_bytes);
     st
 }
 

@@ -35,7 +35,7 @@ pub(crate) fn build() -> Report {
     let _ignore = guard::Ignore::new();
     let mode = config::mode();
     let stats = tally::totals();
-    let epoch = crate::live::peak_epoch();
+    let epoch = crate::peak::peak_epoch();
     let unit = if mode == Mode::Sampled {
         UNIT_SAMPLED
     } else {
@@ -146,7 +146,7 @@ pub(crate) fn build() -> Report {
         sample_rate: (mode == Mode::Sampled).then(config::sample_rate),
         stack_limit,
         elapsed_ns: clock::ticks_to_ns(clock::ticks(), rate),
-        peak_ns: clock::ticks_to_ns(crate::live::peak_ticks(), rate),
+        peak_ns: clock::ticks_to_ns(crate::peak::peak_ticks(), rate),
         stats,
         sites,
         functions,

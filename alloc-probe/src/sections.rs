@@ -1,0 +1,172 @@
+//! Update sections: who may update the counters the allocator path shares between threads
+//! (program points' counters in `blocks`) with plain loads and stores.
+//!
+//! A locked add costs as much as a third of a small `malloc` + `free`. So while only one
+//! thread has ever allocated (most programs for much of their run, every single-threaded
+//! benchmark), that thread is the *lone writer* and updates shared counters plainly. The first
+//! time another thread allocates, it switches the process to locked updates, for good, with an
+//! asymmetric fence: it sets `SHARED`, runs `membarrier` (a full barrier on every thread of the
+//! process, without the lone thread paying for one on each update), then waits until the lone
+//! thread is not half-way through an update. After that the lone thread sees `SHARED` and uses
+//! locked updates too. Where `membarrier` is not available, updates are locked from the start.
+//! A single-threaded program thus pays for no locked instruction at all.
+
+use std::ptr;
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
+
+use crate::tally::Slot;
+
+/// The slot of the one thread allowed plain updates, until `SHARED`.
+static SOLO: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+static SHARED: AtomicBool = AtomicBool::new(false);
+static SWITCHING: AtomicBool = AtomicBool::new(false);
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+fn membarrier(cmd: libc::c_long) -> bool {
+    // SAFETY: the membarrier system call with no pointer arguments.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
+}
+
+/// A thread got its slot: the first one becomes the lone writer (if the kernel offers the
+/// fence), any other switches the process to shared updates.
+pub(crate) fn on_new_slot(slot: &'static Slot) {
+    if SHARED.load(Acquire) {
+        return;
+    }
+    let me = slot as *const Slot as *mut Slot;
+    let solo = SOLO.load(Acquire);
+    if solo == me {
+        return; // the lone thread's slot, reused after that thread exited
+    }
+    if solo.is_null()
+        && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
+        && SOLO
+            .compare_exchange(ptr::null_mut(), me, AcqRel, Acquire)
+            .is_ok()
+    {
+        return;
+    }
+    go_shared();
+}
+
+/// Switches every writer to locked updates (once).
+#[cold]
+fn go_shared() {
+    while SWITCHING
+        .compare_exchange_weak(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        std::hint::spin_loop();
+    }
+    if !SHARED.load(Acquire) {
+        SHARED.store(true, SeqCst);
+        let solo = SOLO.load(Acquire);
+        if !solo.is_null() {
+            // After the barrier the lone thread's next update sees SHARED; one in flight has
+            // set `busy`, which we now see, and we wait for it to finish.
+            if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
+                // Registered earlier, so this does not fail; if it did, the lone thread
+                // might still be storing: wait for a quiet moment the safe way.
+                std::sync::atomic::fence(SeqCst);
+            }
+            // SAFETY: slots are never freed.
+            let s = unsafe { &*solo };
+            while s.busy.load(Acquire) {
+                std::hint::spin_loop();
+            }
+            crate::peak::adopt_lone_writer(s);
+        }
+    }
+    SWITCHING.store(false, Release);
+}
+
+/// Opens an update section on this thread: returns whether the thread is the lone writer,
+/// which may then update shared counters with plain loads and stores until [`end`]. Every
+/// other thread makes the process shared first.
+#[inline(always)]
+pub(crate) fn begin(slot: Option<&Slot>) -> bool {
+    if let Some(s) = slot {
+        if try_solo(s) {
+            return true;
+        }
+    }
+    ensure_shared();
+    false
+}
+
+/// Makes the process shared if it is not yet.
+#[inline(always)]
+pub(crate) fn ensure_shared() {
+    if !SHARED.load(Relaxed) {
+        go_shared();
+    }
+}
+
+/// [`begin`]'s fast case: opens a section if `s` is the lone writer's slot; false (and no
+/// section) otherwise, when the caller takes the general path.
+#[inline(always)]
+pub(crate) fn try_solo(s: &Slot) -> bool {
+    if !SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s) {
+        s.busy.store(true, Relaxed);
+        compiler_fence(SeqCst);
+        if !SHARED.load(Relaxed) {
+            return true;
+        }
+        s.busy.store(false, Release);
+    }
+    false
+}
+
+/// Closes a section opened by [`begin`].
+#[inline(always)]
+pub(crate) fn end(slot: Option<&Slot>, solo: bool) {
+    if solo {
+        if let Some(s) = slot {
+            s.busy.store(false, Release);
+        }
+    }
+}
+
+/// Adds to a shared counter: plainly for the lone writer, locked otherwise.
+#[inline(always)]
+pub(crate) fn add(a: &AtomicU64, n: u64, solo: bool) -> u64 {
+    if solo {
+        let v = a.load(Relaxed).wrapping_add(n);
+        a.store(v, Relaxed);
+        v
+    } else {
+        a.fetch_add(n, Relaxed).wrapping_add(n)
+    }
+}
+
+/// Subtracts from a shared counter, as [`add`].
+#[inline(always)]
+pub(crate) fn sub(a: &AtomicU64, n: u64, solo: bool) -> u64 {
+    add(a, n.wrapping_neg(), solo)
+}
+
+/// Raises a shared maximum.
+#[inline(always)]
+pub(crate) fn raise(a: &AtomicU64, v: u64, solo: bool) {
+    if v > a.load(Relaxed) {
+        if solo {
+            a.store(v, Relaxed);
+        } else {
+            a.fetch_max(v, Relaxed);
+        }
+    }
+}
+
+/// Lowers a shared minimum.
+#[inline(always)]
+pub(crate) fn lower(a: &AtomicU64, v: u64, solo: bool) {
+    if v < a.load(Relaxed) {
+        if solo {
+            a.store(v, Relaxed);
+        } else {
+            a.fetch_min(v, Relaxed);
+        }
+    }
+}
