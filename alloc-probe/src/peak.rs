@@ -79,8 +79,14 @@ impl Share {
         }
     }
 
+    /// The increases and decreases so far.
     #[inline(always)]
-    fn net(&self) -> u64 {
+    pub(crate) fn sums(&self) -> (u64, u64) {
+        (self.ups.load(Relaxed), self.downs.load(Relaxed))
+    }
+
+    #[inline(always)]
+    pub(crate) fn net(&self) -> u64 {
         self.ups
             .load(Relaxed)
             .wrapping_sub(self.downs.load(Relaxed))
@@ -113,50 +119,51 @@ fn new_peak() {
     }
 }
 
-/// Live bytes grew by `n`, inside a section.
+/// This thread's live bytes grew by `n`, inside a section. Returns its share now.
 #[inline(always)]
-pub(crate) fn grow(slot: Option<&Slot>, solo: bool, n: u64) {
-    let Some(s) = slot else {
-        return without_slot(n, 0);
-    };
+pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     if solo {
         sh.ups.store(v, Relaxed);
-        // The lone writer's share is every live byte.
-        let now = sh.net();
-        if (now as i64) > (PEAK.0.load(Relaxed) as i64) {
-            PEAK.0.store(now, Relaxed);
-            new_peak();
-        }
     } else {
-        shared_step(s, &sh.ups, v);
+        // A sequentially consistent store (a locked exchange) and load: either a thread that
+        // freezes us sees this store, or we see its frozen limit.
+        sh.ups.swap(v, SeqCst);
     }
+    let now = v.wrapping_sub(sh.downs.load(Relaxed));
+    if (now as i64) > (sh.limit.load(SeqCst) as i64) {
+        past_limit(s, solo, now);
+    }
+    now
 }
 
-/// Live bytes shrank by `n`, inside a section.
+/// This thread's live bytes shrank by `n`, inside a section.
 #[inline(always)]
-pub(crate) fn shrink(slot: Option<&Slot>, solo: bool, n: u64) {
-    let Some(s) = slot else {
-        return without_slot(0, n);
-    };
+pub(crate) fn shrink(s: &Slot, solo: bool, n: u64) {
     let sh = &s.share;
     let v = sh.downs.load(Relaxed).wrapping_add(n);
     if solo {
         sh.downs.store(v, Relaxed);
     } else {
         // Checked too: a frozen thread must not change its share unseen.
-        shared_step(s, &sh.downs, v);
+        sh.downs.swap(v, SeqCst);
+        if (sh.ups.load(Relaxed).wrapping_sub(v) as i64) > (sh.limit.load(SeqCst) as i64) {
+            past_limit(s, false, 0);
+        }
     }
 }
 
-/// Stores one of `s`'s sums and checks its grant.
-#[inline(always)]
-fn shared_step(s: &Slot, sum: &AtomicU64, v: u64) {
-    // A sequentially consistent store (a locked exchange) and load: either a thread that
-    // freezes us sees this store, or we see its frozen limit.
-    sum.swap(v, SeqCst);
-    if (s.share.net() as i64) > (s.share.limit.load(SeqCst) as i64) {
+/// The share passed the limit: for the lone writer, whose limit is the peak, a new peak; for
+/// the others, a grant to renew.
+#[cold]
+#[inline(never)]
+fn past_limit(s: &Slot, solo: bool, now: u64) {
+    if solo {
+        s.share.limit.store(now, Relaxed);
+        PEAK.0.store(now, Relaxed);
+        new_peak();
+    } else {
         over_grant(s);
     }
 }
@@ -172,10 +179,11 @@ fn over_grant(s: &Slot) {
     unlock();
 }
 
-/// An event of a thread without a slot: always under the lock, with a settlement.
+/// An event of a thread without a slot (set-up and teardown): always under the lock, with a
+/// settlement.
 #[cold]
 #[inline(never)]
-fn without_slot(up: u64, down: u64) {
+pub(crate) fn without_slot(up: u64, down: u64) {
     crate::sections::ensure_shared();
     lock();
     let e = &ESCROW;
@@ -272,10 +280,21 @@ fn unlock() {
     ESCROW.lock.store(false, Release);
 }
 
-/// The process just stopped having a lone writer (see `sections`), whose share is every live
-/// byte: that share becomes its grant, which its next event renews.
+/// `s` is the lone writer (see `sections`): its limit is the peak, and passing it is a new
+/// peak. Unless the process went shared meanwhile.
+pub(crate) fn become_lone_writer(s: &Slot) {
+    lock();
+    if s.lone.load(SeqCst) {
+        s.share.limit.store(PEAK.0.load(Relaxed), SeqCst);
+    }
+    unlock();
+}
+
+/// The process just stopped having a lone writer, whose share is every live byte: that share
+/// becomes its grant, and it is frozen, so that its next event renews the grant.
 pub(crate) fn adopt_lone_writer(s: &Slot) {
     lock();
+    s.share.limit.store(FROZEN, SeqCst);
     s.grant.store(s.share.net(), Relaxed);
     unlock();
 }

@@ -16,7 +16,8 @@ use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Orderi
 
 use crate::tally::Slot;
 
-/// The slot of the one thread allowed plain updates, until `SHARED`.
+/// The slot of the one thread allowed plain updates, until `SHARED`. The slot's own `lone`
+/// flag says the same, on a cache line its owner touches anyway.
 static SOLO: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
 static SHARED: AtomicBool = AtomicBool::new(false);
 static SWITCHING: AtomicBool = AtomicBool::new(false);
@@ -40,13 +41,22 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
     if solo == me {
         return; // the lone thread's slot, reused after that thread exited
     }
-    if solo.is_null()
-        && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
-        && SOLO
-            .compare_exchange(ptr::null_mut(), me, AcqRel, Acquire)
+    if solo.is_null() && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {
+        // Flagged before it is published, so a switch that finds it also clears the flag.
+        slot.lone.store(true, SeqCst);
+        if SOLO
+            .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
             .is_ok()
-    {
-        return;
+        {
+            if SHARED.load(SeqCst) {
+                // A switch that read `SOLO` before we set it: we are not alone after all.
+                slot.lone.store(false, SeqCst);
+            } else {
+                crate::peak::become_lone_writer(slot);
+            }
+            return;
+        }
+        slot.lone.store(false, SeqCst);
     }
     go_shared();
 }
@@ -64,15 +74,16 @@ fn go_shared() {
         SHARED.store(true, SeqCst);
         let solo = SOLO.load(Acquire);
         if !solo.is_null() {
-            // After the barrier the lone thread's next update sees SHARED; one in flight has
-            // set `busy`, which we now see, and we wait for it to finish.
+            // SAFETY: slots are never freed.
+            let s = unsafe { &*solo };
+            s.lone.store(false, SeqCst);
+            // After the barrier the lone thread's next update sees `lone` cleared; one in
+            // flight has set `busy`, which we now see, and we wait for it to finish.
             if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
                 // Registered earlier, so this does not fail; if it did, the lone thread
                 // might still be storing: wait for a quiet moment the safe way.
                 std::sync::atomic::fence(SeqCst);
             }
-            // SAFETY: slots are never freed.
-            let s = unsafe { &*solo };
             while s.busy.load(Acquire) {
                 std::hint::spin_loop();
             }
@@ -108,10 +119,10 @@ pub(crate) fn ensure_shared() {
 /// section) otherwise, when the caller takes the general path.
 #[inline(always)]
 pub(crate) fn try_solo(s: &Slot) -> bool {
-    if !SHARED.load(Relaxed) && ptr::eq(SOLO.load(Relaxed), s) {
+    if s.lone.load(Relaxed) {
         s.busy.store(true, Relaxed);
         compiler_fence(SeqCst);
-        if !SHARED.load(Relaxed) {
+        if s.lone.load(Relaxed) {
             return true;
         }
         s.busy.store(false, Release);

@@ -31,19 +31,25 @@ pub(crate) struct Slot {
     allocs: AtomicU64,
     deallocs: AtomicU64,
     reallocs: AtomicU64,
-    bytes_allocated: AtomicU64,
-    bytes_deallocated: AtomicU64,
-    failed: AtomicU64,
-    /// The highest `bytes_allocated - bytes_deallocated` of this slot, for `measure`.
-    peak_net: AtomicU64,
-    in_use: AtomicBool,
-    /// Set while the owner, as the lone writer, updates shared counters without a locked
-    /// instruction (see `live`).
-    pub(crate) busy: AtomicBool,
-    next: *const Slot,
-    /// This thread's share of the live bytes (see `live`).
+    /// This thread's share of the live bytes: the sums of its increases and decreases (see
+    /// `peak`). With `resized`, they also give the bytes allocated and freed.
     pub(crate) share: peak::Share,
-    /// The live bytes this thread may reach without asking (see `live`; under its lock).
+    /// The sum over reallocations of the smaller of the old and new sizes: a reallocation
+    /// allocates its new size and frees its old one (DHAT's convention), so bytes allocated
+    /// are `ups + resized` and bytes freed `downs + resized`. One store per event fewer than
+    /// keeping those two sums as well.
+    resized: AtomicU64,
+    /// The highest `ups - downs` of this slot, for `measure`.
+    peak_net: AtomicU64,
+    /// Set while the owner, as the lone writer, updates shared counters without a locked
+    /// instruction (see `sections`).
+    pub(crate) busy: AtomicBool,
+    /// Whether this slot's owner is the lone writer (see `sections`).
+    pub(crate) lone: AtomicBool,
+    in_use: AtomicBool,
+    failed: AtomicU64,
+    next: *const Slot,
+    /// The live bytes this thread may reach without asking (see `peak`; under its lock).
     pub(crate) grant: AtomicU64,
     /// Tracking state; only the owning thread touches it.
     local: UnsafeCell<Local>,
@@ -74,16 +80,15 @@ impl Slot {
         unsafe { &mut *self.local.get() }
     }
 
+    /// Live bytes this slot added: allocated minus freed.
     #[inline(always)]
     pub(crate) fn net(&self) -> u64 {
-        self.bytes_allocated
-            .load(Relaxed)
-            .wrapping_sub(self.bytes_deallocated.load(Relaxed))
+        self.share.net()
     }
 
+    /// Raises the slot's peak mark to `net`, its live bytes now.
     #[inline(always)]
-    fn raise_peak(&self) {
-        let net = self.net();
+    fn raise_peak(&self, net: u64) {
         if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
             self.peak_net.store(net, Relaxed);
         }
@@ -95,17 +100,19 @@ impl Slot {
         (
             self.allocs.load(Relaxed),
             self.reallocs.load(Relaxed),
-            self.bytes_allocated.load(Relaxed),
+            self.share.sums().0.wrapping_add(self.resized.load(Relaxed)),
         )
     }
 
     pub(crate) fn snapshot(&self) -> Counters {
+        let resized = self.resized.load(Relaxed);
+        let (ups, downs) = self.share.sums();
         Counters {
             allocs: self.allocs.load(Relaxed),
             deallocs: self.deallocs.load(Relaxed),
             reallocs: self.reallocs.load(Relaxed),
-            bytes_allocated: self.bytes_allocated.load(Relaxed),
-            bytes_deallocated: self.bytes_deallocated.load(Relaxed),
+            bytes_allocated: ups.wrapping_add(resized),
+            bytes_deallocated: downs.wrapping_add(resized),
             failed: self.failed.load(Relaxed),
         }
     }
@@ -305,15 +312,14 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
     match slot {
         Some(s) => {
             bump(&s.allocs, 1);
-            bump(&s.bytes_allocated, n);
-            s.raise_peak();
+            s.raise_peak(peak::grow(s, solo, n));
         }
         None => {
             FALLBACK.allocs.fetch_add(1, Relaxed);
             FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
+            peak::without_slot(n, 0);
         }
     }
-    peak::grow(slot, solo, n);
 }
 
 /// Counts a free of `size` bytes.
@@ -332,14 +338,14 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
     match slot {
         Some(s) => {
             bump(&s.deallocs, 1);
-            bump(&s.bytes_deallocated, n);
+            peak::shrink(s, solo, n);
         }
         None => {
             FALLBACK.deallocs.fetch_add(1, Relaxed);
             FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
+            peak::without_slot(0, n);
         }
     }
-    peak::shrink(slot, solo, n);
 }
 
 /// Counts a successful reallocation from `old` to `new` bytes.
@@ -358,20 +364,19 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize, solo: b
     match slot {
         Some(s) => {
             bump(&s.reallocs, 1);
-            bump(&s.bytes_allocated, n);
-            bump(&s.bytes_deallocated, o);
-            s.raise_peak();
+            bump(&s.resized, o.min(n));
+            if n >= o {
+                s.raise_peak(peak::grow(s, solo, n - o));
+            } else {
+                peak::shrink(s, solo, o - n);
+            }
         }
         None => {
             FALLBACK.reallocs.fetch_add(1, Relaxed);
             FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
             FALLBACK.bytes_deallocated.fetch_add(o, Relaxed);
+            peak::without_slot(n.saturating_sub(o), o.saturating_sub(n));
         }
-    }
-    if n >= o {
-        peak::grow(slot, solo, n - o);
-    } else {
-        peak::shrink(slot, solo, o - n);
     }
 }
 
