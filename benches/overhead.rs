@@ -51,6 +51,13 @@ const ROWS: &[Row] = &[
         slow: false,
     },
     Row {
+        key: "forward",
+        name: "System behind a wrapper that only forwards",
+        bin: env!("CARGO_BIN_EXE_bench-forward"),
+        env: &[],
+        slow: false,
+    },
+    Row {
         key: "jemalloc",
         name: "Jemalloc",
         bin: env!("CARGO_BIN_EXE_bench-jemalloc"),
