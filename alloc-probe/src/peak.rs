@@ -213,9 +213,11 @@ fn lease(s: &Slot) -> bool {
     true
 }
 
-/// Takes a consistent total of every share, raises the peak to it, and refills the pool
-/// (the caller holds the lock). `me` (if any) gets a grant; every other thread is left frozen
-/// with its grant set to its share in the total, and renews it from the pool on its next event.
+/// Takes a consistent total of every share, raises the peak to it, and hands out what the
+/// peak leaves (the caller holds the lock): half to `me` (if any), a quarter shared among the
+/// other threads, a quarter kept in the pool. Each thread's grant is its share in the total
+/// plus its part: a change it made after the total was taken is then either within its grant
+/// (which the total and the pool account for) or sends it here again.
 fn settle(me: Option<&Slot>) {
     let mine = me.map_or(ptr::null(), |s| s as *const Slot);
     // After this, a thread's next event waits for the lock; one in flight is seen (the
@@ -247,10 +249,29 @@ fn settle(me: Option<&Slot>) {
         PEAK.0.store(peak, Relaxed);
         new_peak();
     }
-    e.pool.store(peak.wrapping_sub(total), Relaxed);
+    let mut pool = peak.wrapping_sub(total);
     if let Some(s) = me {
-        lease(s);
+        pool -= give(s, pool / 2);
     }
+    let others = crate::tally::slots()
+        .filter(|w| !ptr::eq(*w, mine) && w.in_use.load(Relaxed))
+        .count() as u64;
+    if let Some(each) = (pool / 4).checked_div(others) {
+        for w in crate::tally::slots() {
+            if !ptr::eq(w, mine) && w.in_use.load(Relaxed) {
+                pool -= give(w, each);
+            }
+        }
+    }
+    e.pool.store(pool, Relaxed);
+}
+
+/// Adds `extra` to `w`'s grant and makes the grant its limit. Returns `extra`.
+fn give(w: &Slot, extra: u64) -> u64 {
+    let grant = w.grant.load(Relaxed).wrapping_add(extra);
+    w.grant.store(grant, Relaxed);
+    w.share.limit.store(grant, SeqCst);
+    extra
 }
 
 /// Sums every slot's increases and decreases, and sets each slot's grant to its share.
@@ -267,12 +288,20 @@ fn read_all() -> (u64, u64) {
 }
 
 fn lock() {
+    let mut spins = 0u32;
     while ESCROW
         .lock
         .compare_exchange_weak(false, true, Acquire, Relaxed)
         .is_err()
     {
-        std::hint::spin_loop();
+        spins += 1;
+        if spins < 100 {
+            std::hint::spin_loop();
+        } else {
+            // More threads than cores: the holder may be waiting for ours.
+            // SAFETY: a system call with no arguments.
+            unsafe { libc::sched_yield() };
+        }
     }
 }
 

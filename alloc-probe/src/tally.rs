@@ -46,7 +46,7 @@ pub(crate) struct Slot {
     pub(crate) busy: AtomicBool,
     /// Whether this slot's owner is the lone writer (see `sections`).
     pub(crate) lone: AtomicBool,
-    in_use: AtomicBool,
+    pub(crate) in_use: AtomicBool,
     failed: AtomicU64,
     next: *const Slot,
     /// The live bytes this thread may reach without asking (see `peak`; under its lock).
