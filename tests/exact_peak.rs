@@ -1,4 +1,4 @@
-//! The peak stays exact while several threads allocate at once (see `alloc-probe/src/live.rs`:
+//! The peak stays exact while several threads allocate at once (see `alloc-probe/src/peak.rs`:
 //! per-thread shares, grants, and settlements that freeze the other threads).
 //!
 //! The program's peak is known by construction. In each round, four threads first churn small

@@ -46,8 +46,15 @@ fn child() {
             })
         })
         .collect();
+    // The peak never goes down, also while the switch is under way.
+    let mut last = 0;
     for i in 0..200_000u32 {
         black_box(Box::new(i));
+        if i % 500 == 0 {
+            let p = alloc_probe::stats().peak_live_bytes;
+            assert!(p >= last, "the peak went down from {last} to {p}");
+            last = p;
+        }
     }
     for w in workers {
         w.join().unwrap();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::report::text::Detail;
-use crate::{clock, peak, side, sites};
+use crate::{clock, peak, sections, side, sites};
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static EXIT_REPORT: AtomicBool = AtomicBool::new(true);
@@ -27,21 +27,37 @@ pub(crate) fn install() {
     // SAFETY: registering plain `extern "C"` functions that never unwind.
     unsafe {
         libc::atexit(at_exit);
-        libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork));
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        );
     }
     crate::trace::start(crate::config::env(c"ALLOC_PROBE_TRACE"));
 }
 
+// The switch's lock first: its holder may wait for the lone writer, which may wait for the
+// program points' lock.
 extern "C" fn before_fork() {
+    sections::lock_for_fork();
     sites::lock();
     side::lock_for_fork();
     peak::lock_for_fork();
 }
 
-extern "C" fn after_fork() {
-    peak::unlock_after_fork();
+extern "C" fn after_fork_parent() {
+    after_fork(false);
+}
+
+extern "C" fn after_fork_child() {
+    after_fork(true);
+}
+
+fn after_fork(child: bool) {
+    peak::unlock_after_fork(child);
     side::unlock_after_fork();
     sites::unlock();
+    sections::unlock_after_fork(child, crate::tally::current());
 }
 
 /// What `ALLOC_PROBE_REPORT` asks for at exit.

@@ -25,6 +25,12 @@ pub(crate) fn ensure_installed() {
 
 /// Exact whole-process totals since start-up.
 ///
+/// Each thread keeps its own counters; this reads them all until two readings agree, so the
+/// figures are those of one instant. While other threads allocate without pause that may not
+/// happen within a few readings: each figure is then still exact at the moment it was read,
+/// but they may come from moments a few microseconds apart (and `live_bytes` may then exceed
+/// `peak_live_bytes`, which is never raised from such a reading).
+///
 /// Panics if `Probe` is not the global allocator.
 pub fn stats() -> Stats {
     ensure_installed();
@@ -138,7 +144,7 @@ macro_rules! assert_max_allocs {
     }};
 }
 
-/// The live bytes behind the exact peak: every thread's share summed (see `live`). At a
+/// The live bytes behind the exact peak: every thread's share summed (see `peak`). At a
 /// quiet moment it equals `stats().live_bytes`, which is summed from the per-thread counters
 /// instead; tests compare the two.
 #[doc(hidden)]

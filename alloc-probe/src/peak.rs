@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 
 use crate::tally::Slot;
 
-/// The peak, on a cache line of its own: read on every event of the lone writer, written
-/// only at a new peak (by the lone writer, or under the lock once shared).
+/// The peak, on a cache line of its own: written only at a new peak, by the lone writer or,
+/// once shared, under the lock. (The lone writer compares with its own copy, its `limit`.)
 #[repr(C, align(128))]
 struct Line(AtomicU64);
 
@@ -56,8 +56,8 @@ static ESCROW: Escrow = Escrow {
 /// The limit of a frozen thread: below every share, so its next event takes the lock.
 pub(crate) const FROZEN: u64 = i64::MIN as u64;
 
-/// One thread's share of the live bytes, in its counter slot. Written by the owner only,
-/// except `limit`, which is written under the lock.
+/// One thread's share of the live bytes, in its counter slot. The sums are written by the
+/// owner only; `limit` by the lone writer, or once shared, under the lock.
 #[repr(C)]
 pub(crate) struct Share {
     /// Sums of the increases and of the decreases of this thread's live bytes: each event
@@ -111,7 +111,8 @@ static MARK: PeakMark = PeakMark {
 };
 
 /// A new peak was reached: program points learn it from the epoch. Only one thread at a time
-/// gets here (the lone writer, or the lock's holder), so plain updates do.
+/// gets here (the lone writer before the switch, the lock's holder after it), so plain
+/// updates do.
 #[inline(always)]
 fn new_peak() {
     MARK.epoch.store(MARK.epoch.load(Relaxed) + 1, Relaxed);
@@ -257,13 +258,17 @@ fn settle(me: Option<&Slot>) {
     let others = crate::tally::slots()
         .filter(|w| !ptr::eq(*w, mine) && w.in_use.load(Relaxed))
         .count() as u64;
-    if let Some(each) = (pool / 4).checked_div(others) {
+    let quarter = pool / 4;
+    let mut budget = quarter;
+    if let Some(each) = budget.checked_div(others) {
+        // Threads that took a slot since the count share what is left of the budget.
         for w in crate::tally::slots() {
             if !ptr::eq(w, mine) && w.in_use.load(Relaxed) {
-                pool -= give(w, each);
+                budget -= give(w, each.min(budget));
             }
         }
     }
+    pool -= quarter - budget;
     e.pool.store(pool, Relaxed);
 }
 
@@ -289,20 +294,13 @@ fn read_all() -> (u64, u64) {
 }
 
 fn lock() {
-    let mut spins = 0u32;
+    let mut spins = 0;
     while ESCROW
         .lock
         .compare_exchange_weak(false, true, Acquire, Relaxed)
         .is_err()
     {
-        spins += 1;
-        if spins < 100 {
-            std::hint::spin_loop();
-        } else {
-            // More threads than cores: the holder may be waiting for ours.
-            // SAFETY: a system call with no arguments.
-            unsafe { libc::sched_yield() };
-        }
+        crate::sections::backoff(&mut spins);
     }
 }
 
@@ -325,7 +323,8 @@ pub(crate) fn become_lone_writer(s: &Slot) {
 pub(crate) fn adopt_lone_writer(s: &Slot) {
     lock();
     s.share.limit.store(FROZEN, SeqCst);
-    s.grant.store(s.share.net(), Relaxed);
+    let (u, d) = (s.share.ups.load(SeqCst), s.share.downs.load(SeqCst));
+    s.grant.store(u.wrapping_sub(d), Relaxed);
     unlock();
 }
 
@@ -334,9 +333,28 @@ pub(crate) fn lock_for_fork() {
     lock();
 }
 
-/// Releases it in parent and child after `fork`.
-pub(crate) fn unlock_after_fork() {
+/// Releases it after `fork`. In the child, only the thread that called `fork` is left, and
+/// other threads may have been half-way through an event (one past its grant, waiting for
+/// this lock): a settlement starts the child's books afresh.
+pub(crate) fn unlock_after_fork(child: bool) {
+    if child && crate::sections::shared() {
+        settle(None);
+    }
     unlock();
+}
+
+/// A consistent reading of every thread's counters found `live` bytes live (see
+/// `tally::totals`): a thread half-way through an event may have counted it before the
+/// peak did. The peak must not be lower than what was reported live.
+pub(crate) fn observe(live: u64) {
+    if (live as i64) > (peak() as i64) {
+        lock();
+        if (live as i64) > (PEAK.0.load(Relaxed) as i64) {
+            PEAK.0.store(live, Relaxed);
+            new_peak();
+        }
+        unlock();
+    }
 }
 
 /// The peak of live bytes so far.

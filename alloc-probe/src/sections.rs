@@ -1,27 +1,34 @@
 //! Update sections: who may update the counters the allocator path shares between threads
-//! (program points' counters in `blocks`) with plain loads and stores.
+//! (program points' counters in `blocks`, and the peak in `peak`) with plain loads and stores.
 //!
 //! A locked add costs as much as a third of a small `malloc` + `free`. So while only one
-//! thread has ever allocated (most programs for much of their run, every single-threaded
-//! benchmark), that thread is the *lone writer* and updates shared counters plainly. The first
-//! time another thread allocates, it switches the process to locked updates, for good, with an
-//! asymmetric fence: it sets `SHARED`, runs `membarrier` (a full barrier on every thread of the
-//! process, without the lone thread paying for one on each update), then waits until the lone
-//! thread is not half-way through an update. After that the lone thread sees `SHARED` and uses
-//! locked updates too. Where `membarrier` is not available, updates are locked from the start.
-//! A single-threaded program thus pays for no locked instruction at all.
+//! thread allocates (most programs for much of their run, every single-threaded benchmark),
+//! that thread is the *lone writer* and updates shared counters plainly. (When it exits, the
+//! next thread to take its counter slot inherits the role.) The first time another thread
+//! allocates, it switches the process to locked updates, for good, with an asymmetric fence:
+//! it sets `CLOSING`, clears the lone writer's flag, runs `membarrier` (a full barrier on every
+//! thread of the process, without the lone thread paying for one on each update), waits until
+//! the lone thread is not half-way through an update, hands its share to `peak`, and only then
+//! sets `SHARED`. Every other thread waits for `SHARED` before its first update. Where
+//! `membarrier` is not available, updates are locked from the start. A single-threaded
+//! program thus pays for no locked instruction at all.
 
 use std::ptr;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
 use crate::tally::Slot;
 
-/// The slot of the one thread allowed plain updates, until `SHARED`. The slot's own `lone`
+/// The slot of the one thread allowed plain updates, until the switch. The slot's own `lone`
 /// flag says the same, on a cache line its owner touches anyway.
 static SOLO: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+/// The switch to locked updates has begun: no new lone writer.
+static CLOSING: AtomicBool = AtomicBool::new(false);
+/// The switch is complete: every thread updates shared counters with locked instructions.
 static SHARED: AtomicBool = AtomicBool::new(false);
+/// Held by the thread making the switch.
 static SWITCHING: AtomicBool = AtomicBool::new(false);
 
+const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
 
@@ -37,23 +44,22 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
         return;
     }
     let me = slot as *const Slot as *mut Slot;
-    let solo = SOLO.load(Acquire);
+    let solo = SOLO.load(SeqCst);
     if solo == me {
         return; // the lone thread's slot, reused after that thread exited
     }
-    if solo.is_null() && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {
+    if solo.is_null()
+        && !CLOSING.load(SeqCst)
+        && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
+    {
         // Flagged before it is published, so a switch that finds it also clears the flag.
         slot.lone.store(true, SeqCst);
-        if SOLO
+        let published = SOLO
             .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
-            .is_ok()
-        {
-            if SHARED.load(SeqCst) {
-                // A switch that read `SOLO` before we set it: we are not alone after all.
-                slot.lone.store(false, SeqCst);
-            } else {
-                crate::peak::become_lone_writer(slot);
-            }
+            .is_ok();
+        // A switch that began meanwhile may not have seen us: then we are not alone after all.
+        if published && !CLOSING.load(SeqCst) {
+            crate::peak::become_lone_writer(slot);
             return;
         }
         slot.lone.store(false, SeqCst);
@@ -61,41 +67,85 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
     go_shared();
 }
 
-/// Switches every writer to locked updates (once).
+/// Switches every writer to locked updates (once), or waits until another thread has.
 #[cold]
 fn go_shared() {
+    let mut spins = 0;
     while SWITCHING
         .compare_exchange_weak(false, true, Acquire, Relaxed)
         .is_err()
     {
-        std::hint::spin_loop();
+        backoff(&mut spins);
     }
     if !SHARED.load(Acquire) {
-        SHARED.store(true, SeqCst);
-        let solo = SOLO.load(Acquire);
+        CLOSING.store(true, SeqCst);
+        let solo = SOLO.load(SeqCst);
         if !solo.is_null() {
             // SAFETY: slots are never freed.
             let s = unsafe { &*solo };
             s.lone.store(false, SeqCst);
             // After the barrier the lone thread's next update sees `lone` cleared; one in
-            // flight has set `busy`, which we now see, and we wait for it to finish.
+            // flight has set `busy`, which we now see, and we wait for it to finish. The
+            // expedited command was registered, so it does not fail; the global one is the
+            // slow, always-available equivalent.
             if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
-                // Registered earlier, so this does not fail; if it did, the lone thread
-                // might still be storing: wait for a quiet moment the safe way.
-                std::sync::atomic::fence(SeqCst);
+                membarrier(MEMBARRIER_CMD_GLOBAL);
             }
             while s.busy.load(Acquire) {
-                std::hint::spin_loop();
+                backoff(&mut spins);
             }
             crate::peak::adopt_lone_writer(s);
+        }
+        SHARED.store(true, SeqCst);
+    }
+    SWITCHING.store(false, Release);
+}
+
+/// Waits a little in a spin loop: a pause at first, then, with more threads than cores, a
+/// yield so that the thread being waited for can run.
+pub(crate) fn backoff(spins: &mut u32) {
+    *spins = spins.saturating_add(1);
+    if *spins < 100 {
+        std::hint::spin_loop();
+    } else {
+        // SAFETY: a system call with no arguments.
+        unsafe { libc::sched_yield() };
+    }
+}
+
+/// Takes the switch's lock before `fork`, so the child never inherits it held.
+pub(crate) fn lock_for_fork() {
+    let mut spins = 0;
+    while SWITCHING
+        .compare_exchange_weak(false, true, Acquire, Relaxed)
+        .is_err()
+    {
+        backoff(&mut spins);
+    }
+}
+
+/// Releases it after `fork`. In the child, the thread that called `fork` is the only one:
+/// a lone writer that was another thread is gone, possibly half-way through an update, so
+/// its slot is marked quiet for the switch the child's next thread will make.
+pub(crate) fn unlock_after_fork(child: bool, mine: Option<&Slot>) {
+    if child {
+        for s in crate::tally::slots() {
+            if !mine.is_some_and(|m| ptr::eq(m, s)) {
+                s.busy.store(false, Release);
+            }
         }
     }
     SWITCHING.store(false, Release);
 }
 
+/// Whether the switch to locked updates is complete.
+pub(crate) fn shared() -> bool {
+    SHARED.load(Acquire)
+}
+
 /// Opens an update section on this thread: returns whether the thread is the lone writer,
 /// which may then update shared counters with plain loads and stores until [`end`]. Every
-/// other thread makes the process shared first.
+/// other thread makes the process shared first (or waits until it is).
 #[inline(always)]
 pub(crate) fn begin(slot: Option<&Slot>) -> bool {
     if let Some(s) = slot {
@@ -107,10 +157,10 @@ pub(crate) fn begin(slot: Option<&Slot>) -> bool {
     false
 }
 
-/// Makes the process shared if it is not yet.
+/// Makes the process shared if it is not yet, or waits until a switch in progress is done.
 #[inline(always)]
 pub(crate) fn ensure_shared() {
-    if !SHARED.load(Relaxed) {
+    if !SHARED.load(Acquire) {
         go_shared();
     }
 }

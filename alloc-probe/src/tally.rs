@@ -1,17 +1,18 @@
 //! Per-thread tallies, folded into process totals on demand.
 //!
-//! Each thread owns a [`Slot`] of counters that only it writes (plain relaxed load + store,
-//! no locked instruction), so threads never contend on the counters. `stats()` sums every slot.
-//! Slots live in a lock-free, never-freed list allocated from `System`; a thread that exits
-//! hands its slot back for reuse without clearing it (the counts are cumulative process totals,
-//! and [`measure`](crate::measure) works on deltas), so no count is ever lost and nothing here
-//! takes a lock, which also keeps the child of a `fork` safe.
+//! Each thread owns a [`Slot`] of counters that only it writes, so threads never contend on
+//! them. `stats()` sums every slot. Slots live in a lock-free, never-freed list allocated from
+//! `System`; a thread that exits hands its slot back for reuse without clearing it (the counts
+//! are cumulative process totals, and [`measure`](crate::measure) works on deltas), so no count
+//! is ever lost, and claiming or releasing a slot takes no lock.
 //!
-//! The slot also holds the thread's share of the live bytes, with which `live` keeps the
-//! process's peak exact without a shared write per event.
+//! The slot also holds the thread's share of the live bytes, with which `peak` keeps the
+//! process's peak exact without a shared write per event (the share's limit, and its grant,
+//! are written by other threads under `peak`'s lock).
 //!
 //! Allocations made where the thread has no slot (while its slot is being set up, or after its
-//! thread-local destructors released it) go to shared atomic fallback counters instead.
+//! thread-local destructors released it) go to shared atomic fallback counters instead, and
+//! take `peak`'s lock.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, UnsafeCell};
@@ -119,7 +120,7 @@ impl Slot {
 }
 
 /// The cumulative counters of a slot, a fallback or a sum of them.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Counters {
     pub allocs: u64,
     pub deallocs: u64,
@@ -223,6 +224,13 @@ pub(crate) fn slot() -> Option<&'static Slot> {
         return claim();
     }
     None
+}
+
+/// This thread's slot if it has one, without claiming one.
+pub(crate) fn current() -> Option<&'static Slot> {
+    let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
+    // SAFETY: values above RELEASED are pointers to slots, which are never freed.
+    (v > RELEASED).then(|| unsafe { &*(v as *const Slot) })
 }
 
 #[cold]
@@ -412,6 +420,30 @@ pub(crate) fn peak_mark(s: &Slot) -> &AtomicU64 {
 
 /// Whole-process totals: every slot plus the fallback counters.
 pub(crate) fn totals() -> Stats {
+    // Every counter only grows, so two equal readings mean that nothing changed in between:
+    // the figures of one instant. Threads that keep allocating may prevent that; after a few
+    // tries the last reading stands, each figure exact but not all from one instant.
+    let mut sum = read_counters();
+    let mut consistent = false;
+    for _ in 0..8 {
+        let again = read_counters();
+        if again == sum {
+            consistent = true;
+            break;
+        }
+        sum = again;
+    }
+    let mut st = sum.since(&Counters::default(), 0);
+    if consistent {
+        // A thread half-way through an event may have counted it before the peak did.
+        peak::observe(st.live_bytes);
+    }
+    st.peak_live_bytes = peak::peak();
+    st
+}
+
+/// Every slot's counters plus the fallback counters, read one after another.
+fn read_counters() -> Counters {
     let mut sum = Counters {
         allocs: FALLBACK.allocs.load(Relaxed),
         deallocs: FALLBACK.deallocs.load(Relaxed),
@@ -420,18 +452,10 @@ pub(crate) fn totals() -> Stats {
         bytes_deallocated: FALLBACK.bytes_deallocated.load(Relaxed),
         failed: FALLBACK.failed.load(Relaxed),
     };
-    let mut p = SLOTS.load(Acquire) as *const Slot;
-    while !p.is_null() {
-        // SAFETY: slots in the list are never freed.
-        let s = unsafe { &*p };
+    for s in slots() {
         sum.add(&s.snapshot());
-        p = s.next;
     }
-    let mut st = sum.since(&Counters::default(), 0);
-    // The slots are read one after another while other threads run, so keep the reported
-    // peak consistent with the reported live bytes.
-    st.peak_live_bytes = peak::peak().max(st.live_bytes);
-    st
+    sum
 }
 
 /// The calling thread's counters and its peak mark, for `measure`.
