@@ -13,8 +13,10 @@
 //! A plain `main` (no test harness threads), running itself as a child once per mode.
 
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
+
+#[path = "support/rerun.rs"]
+mod rerun;
 
 #[global_allocator]
 static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
@@ -104,25 +106,15 @@ fn child() {
 }
 
 fn main() {
-    if std::env::var_os("EXACT_PEAK_CHILD").is_some() {
+    if rerun::is_child("EXACT_PEAK_CHILD") {
         child();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
     for mode in ["counts", "sampled", "full"] {
         for run in 0..3 {
-            let out = Command::new(&exe)
-                .env("EXACT_PEAK_CHILD", "1")
-                .env("ALLOC_PROBE_MODE", mode)
-                .env("ALLOC_PROBE_REPORT", "off")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{mode}, run {run}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let what = format!("{mode}, run {run}");
+            rerun::run_child("EXACT_PEAK_CHILD", &[("ALLOC_PROBE_MODE", mode)], &what);
         }
     }
-    println!("test exact_peak ... ok\n\ntest result: ok. 1 passed; 0 failed");
+    rerun::passed("exact_peak");
 }

@@ -4,9 +4,11 @@
 //! threads would make the process shared from the start), run 30 times as a child process.
 
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
+
+#[path = "support/rerun.rs"]
+mod rerun;
 
 #[global_allocator]
 static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
@@ -71,22 +73,12 @@ fn child() {
 }
 
 fn main() {
-    if std::env::var_os("SOLO_TO_SHARED_CHILD").is_some() {
+    if rerun::is_child("SOLO_TO_SHARED_CHILD") {
         child();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
     for run in 0..30 {
-        let out = Command::new(&exe)
-            .env("SOLO_TO_SHARED_CHILD", "1")
-            .env("ALLOC_PROBE_REPORT", "off")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "run {run}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        rerun::run_child("SOLO_TO_SHARED_CHILD", &[], &format!("run {run}"));
     }
-    println!("test solo_to_shared ... ok\n\ntest result: ok. 1 passed; 0 failed");
+    rerun::passed("solo_to_shared");
 }
