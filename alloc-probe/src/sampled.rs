@@ -16,7 +16,7 @@ use crate::probe::inner_alloc;
 use crate::{guard, sections, side, tally};
 
 /// Allocates through `inner`; samples the block if the sampler says so.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     // SAFETY: the caller's layout, passed on unchanged.
     let p = unsafe { inner_alloc(inner, layout, zeroed) };
