@@ -74,6 +74,7 @@ mod scope;
 mod sections;
 mod side;
 mod sites;
+mod spin;
 mod stack;
 mod stats;
 mod symbolize;

@@ -23,8 +23,9 @@
 //! measurement only) ran 3% faster with two threads.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
 
+use crate::spin::SpinLock;
 use crate::tally::Slot;
 
 /// The peak, on a cache line of its own: written only at a new peak, by the lone writer or,
@@ -37,24 +38,25 @@ static PEAK: Line = Line(AtomicU64::new(0));
 /// The lease book, behind its lock (shared mode only).
 #[repr(C, align(128))]
 struct Escrow {
-    lock: AtomicBool,
+    lock: SpinLock,
     /// Live bytes the peak allows that no thread holds a grant for.
     pool: AtomicU64,
     /// The share of threads without a counter slot (set-up and teardown), changed only
-    /// under the lock.
+    /// under the lock, by each event's net change: the fallback byte counters in `tally`
+    /// cannot serve, as a realloc adds to them in two steps.
     ups: AtomicU64,
     downs: AtomicU64,
 }
 
 static ESCROW: Escrow = Escrow {
-    lock: AtomicBool::new(false),
+    lock: SpinLock::new(),
     pool: AtomicU64::new(0),
     ups: AtomicU64::new(0),
     downs: AtomicU64::new(0),
 };
 
 /// The limit of a frozen thread: below every share, so its next event takes the lock.
-pub(crate) const FROZEN: u64 = i64::MIN as u64;
+const FROZEN: u64 = i64::MIN as u64;
 
 /// One thread's share of the live bytes, in its counter slot. The sums are written by the
 /// owner only; `limit` by the lone writer, or once shared, under the lock.
@@ -162,9 +164,7 @@ pub(crate) fn shrink(s: &Slot, solo: bool, n: u64) {
 #[inline(never)]
 fn past_limit(s: &Slot, solo: bool, now: u64) {
     if solo {
-        s.share.limit.store(now, Relaxed);
-        PEAK.0.store(now, Relaxed);
-        new_peak();
+        s.share.limit.store(raise_to(now), Relaxed);
     } else {
         over_grant(s);
     }
@@ -240,36 +240,41 @@ fn settle(me: Option<&Slot>) {
         }
         last = again;
     }
-    let e = &ESCROW;
-    let total = last
-        .0
-        .wrapping_add(e.ups.load(Relaxed))
-        .wrapping_sub(last.1.wrapping_add(e.downs.load(Relaxed)));
-    let mut peak = PEAK.0.load(Relaxed);
-    if (total as i64) > (peak as i64) {
-        peak = total;
-        PEAK.0.store(peak, Relaxed);
-        new_peak();
-    }
-    let mut pool = peak.wrapping_sub(total);
+    let total = with_no_slot(last);
+    let mut pool = raise_to(total).wrapping_sub(total);
     if let Some(s) = me {
         pool -= give(s, pool / 2);
     }
-    let others = crate::tally::slots()
-        .filter(|w| !ptr::eq(*w, mine) && w.in_use.load(Relaxed))
-        .count() as u64;
+    let others = || crate::tally::slots().filter(|w| !ptr::eq(*w, mine) && w.in_use.load(Relaxed));
     let quarter = pool / 4;
     let mut budget = quarter;
-    if let Some(each) = budget.checked_div(others) {
+    if let Some(each) = budget.checked_div(others().count() as u64) {
         // Threads that took a slot since the count share what is left of the budget.
-        for w in crate::tally::slots() {
-            if !ptr::eq(w, mine) && w.in_use.load(Relaxed) {
-                budget -= give(w, each.min(budget));
-            }
+        for w in others() {
+            budget -= give(w, each.min(budget));
         }
     }
     pool -= quarter - budget;
-    e.pool.store(pool, Relaxed);
+    ESCROW.pool.store(pool, Relaxed);
+}
+
+/// Raises the peak to `live` if that is higher (the caller is the lone writer or holds the
+/// lock). Returns the peak.
+fn raise_to(live: u64) -> u64 {
+    let peak = PEAK.0.load(Relaxed);
+    if (live as i64) <= (peak as i64) {
+        return peak;
+    }
+    PEAK.0.store(live, Relaxed);
+    new_peak();
+    live
+}
+
+/// The live bytes of summed shares `(ups, downs)`, plus those of threads without a slot.
+fn with_no_slot((ups, downs): (u64, u64)) -> u64 {
+    let e = &ESCROW;
+    ups.wrapping_add(e.ups.load(Relaxed))
+        .wrapping_sub(downs.wrapping_add(e.downs.load(Relaxed)))
 }
 
 /// Adds `extra` to `w`'s grant and makes the grant its limit. Returns `extra`.
@@ -294,18 +299,11 @@ fn read_all() -> (u64, u64) {
 }
 
 fn lock() {
-    let mut spins = 0;
-    while ESCROW
-        .lock
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        crate::sections::backoff(&mut spins);
-    }
+    ESCROW.lock.lock();
 }
 
 fn unlock() {
-    ESCROW.lock.store(false, Release);
+    ESCROW.lock.unlock();
 }
 
 /// `s` is the lone writer (see `sections`): its limit is the peak, and passing it is a new
@@ -349,10 +347,7 @@ pub(crate) fn unlock_after_fork(child: bool) {
 pub(crate) fn observe(live: u64) {
     if (live as i64) > (peak() as i64) {
         lock();
-        if (live as i64) > (PEAK.0.load(Relaxed) as i64) {
-            PEAK.0.store(live, Relaxed);
-            new_peak();
-        }
+        raise_to(live);
         unlock();
     }
 }
@@ -376,16 +371,8 @@ pub(crate) fn peak_ticks() -> u64 {
 /// Every share summed: the live bytes, for tests that check it against the per-thread
 /// tallies (at a quiet moment the two agree).
 pub(crate) fn counter() -> u64 {
-    let (ups, downs) = read_shares();
-    ups.wrapping_add(ESCROW.ups.load(Relaxed))
-        .wrapping_sub(downs.wrapping_add(ESCROW.downs.load(Relaxed)))
-}
-
-fn read_shares() -> (u64, u64) {
-    crate::tally::slots().fold((0, 0), |(u, d), w| {
-        (
-            u.wrapping_add(w.share.ups.load(Relaxed)),
-            d.wrapping_add(w.share.downs.load(Relaxed)),
-        )
-    })
+    with_no_slot(crate::tally::slots().fold((0, 0), |(u, d), w| {
+        let (wu, wd) = w.share.sums();
+        (u.wrapping_add(wu), d.wrapping_add(wd))
+    }))
 }

@@ -16,6 +16,7 @@
 use std::ptr;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
 
+use crate::spin::{backoff, SpinLock};
 use crate::tally::Slot;
 
 /// The slot of the one thread allowed plain updates, until the switch. The slot's own `lone`
@@ -26,7 +27,7 @@ static CLOSING: AtomicBool = AtomicBool::new(false);
 /// The switch is complete: every thread updates shared counters with locked instructions.
 static SHARED: AtomicBool = AtomicBool::new(false);
 /// Held by the thread making the switch.
-static SWITCHING: AtomicBool = AtomicBool::new(false);
+static SWITCHING: SpinLock = SpinLock::new();
 
 const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
@@ -70,13 +71,7 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
 /// Switches every writer to locked updates (once), or waits until another thread has.
 #[cold]
 fn go_shared() {
-    let mut spins = 0;
-    while SWITCHING
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        backoff(&mut spins);
-    }
+    SWITCHING.lock();
     if !SHARED.load(Acquire) {
         CLOSING.store(true, SeqCst);
         let solo = SOLO.load(SeqCst);
@@ -91,6 +86,7 @@ fn go_shared() {
             if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
                 membarrier(MEMBARRIER_CMD_GLOBAL);
             }
+            let mut spins = 0;
             while s.busy.load(Acquire) {
                 backoff(&mut spins);
             }
@@ -98,30 +94,12 @@ fn go_shared() {
         }
         SHARED.store(true, SeqCst);
     }
-    SWITCHING.store(false, Release);
-}
-
-/// Waits a little in a spin loop: a pause at first, then, with more threads than cores, a
-/// yield so that the thread being waited for can run.
-pub(crate) fn backoff(spins: &mut u32) {
-    *spins = spins.saturating_add(1);
-    if *spins < 100 {
-        std::hint::spin_loop();
-    } else {
-        // SAFETY: a system call with no arguments.
-        unsafe { libc::sched_yield() };
-    }
+    SWITCHING.unlock();
 }
 
 /// Takes the switch's lock before `fork`, so the child never inherits it held.
 pub(crate) fn lock_for_fork() {
-    let mut spins = 0;
-    while SWITCHING
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        backoff(&mut spins);
-    }
+    SWITCHING.lock();
 }
 
 /// Releases it after `fork`. In the child, the thread that called `fork` is the only one:
@@ -135,7 +113,7 @@ pub(crate) fn unlock_after_fork(child: bool, mine: Option<&Slot>) {
             }
         }
     }
-    SWITCHING.store(false, Release);
+    SWITCHING.unlock();
 }
 
 /// Whether the switch to locked updates is complete.

@@ -8,7 +8,9 @@
 //! that hash to it, kept under the lock, so removing a key clears its bit when it was the last.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
+
+use crate::spin::SpinLock;
 
 const EMPTY: usize = 0;
 const TOMB: usize = 1;
@@ -46,7 +48,7 @@ pub(crate) fn may_hold(addr: usize) -> bool {
 }
 
 struct Side {
-    lock: AtomicBool,
+    lock: SpinLock,
     map: std::cell::UnsafeCell<Map>,
 }
 
@@ -54,7 +56,7 @@ struct Side {
 unsafe impl Sync for Side {}
 
 static SIDE: Side = Side {
-    lock: AtomicBool::new(false),
+    lock: SpinLock::new(),
     map: std::cell::UnsafeCell::new(Map {
         entries: ptr::null_mut(),
         cap: 0,
@@ -65,10 +67,10 @@ static SIDE: Side = Side {
 };
 
 fn with<R>(f: impl FnOnce(&mut Map) -> R) -> R {
-    lock_for_fork();
+    SIDE.lock.lock();
     // SAFETY: we hold the lock.
     let r = f(unsafe { &mut *SIDE.map.get() });
-    SIDE.lock.store(false, Release);
+    SIDE.lock.unlock();
     r
 }
 
@@ -215,16 +217,10 @@ pub(crate) fn footprint() -> usize {
 
 /// Takes the lock before `fork`, so the child never inherits a half-made change.
 pub(crate) fn lock_for_fork() {
-    while SIDE
-        .lock
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        std::hint::spin_loop();
-    }
+    SIDE.lock.lock();
 }
 
 /// Releases it after `fork`, in parent and child.
 pub(crate) fn unlock_after_fork() {
-    SIDE.lock.store(false, Release);
+    SIDE.lock.unlock();
 }

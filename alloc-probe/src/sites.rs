@@ -12,8 +12,9 @@
 //! (Horvitz–Thompson) estimates.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
+use crate::spin::SpinLock;
 use crate::stack::{Captured, MAX_FRAMES};
 
 /// Weight of one block in `full` mode.
@@ -116,7 +117,7 @@ struct Table {
     index: AtomicPtr<AtomicU32>,
     dir: [AtomicPtr<Point>; (MAX_POINTS as usize) / CHUNK],
     count: AtomicU32,
-    lock: AtomicBool,
+    lock: SpinLock,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -126,7 +127,7 @@ static TABLE: Table = Table {
     index: AtomicPtr::new(ptr::null_mut()),
     dir: [NULL_CHUNK; (MAX_POINTS as usize) / CHUNK],
     count: AtomicU32::new(0),
-    lock: AtomicBool::new(false),
+    lock: SpinLock::new(),
 };
 
 /// Maps zeroed, lazily committed memory; never returned.
@@ -279,15 +280,9 @@ fn overflow_point(index: *mut AtomicU32) -> u32 {
 }
 
 pub(crate) fn lock() {
-    while TABLE
-        .lock
-        .compare_exchange_weak(false, true, Acquire, Relaxed)
-        .is_err()
-    {
-        std::hint::spin_loop();
-    }
+    TABLE.lock.lock();
 }
 
 pub(crate) fn unlock() {
-    TABLE.lock.store(false, Release);
+    TABLE.lock.unlock();
 }

@@ -203,10 +203,8 @@ struct SlotOwner;
 impl Drop for SlotOwner {
     fn drop(&mut self) {
         let _ = LOCAL.try_with(|l| {
-            let v = l.replace(RELEASED);
-            if v > RELEASED {
-                // SAFETY: values above RELEASED are pointers to slots, which are never freed.
-                unsafe { (*(v as *const Slot)).in_use.store(false, Release) };
+            if let Some(s) = as_slot(l.replace(RELEASED)) {
+                s.in_use.store(false, Release);
             }
         });
     }
@@ -216,19 +214,20 @@ impl Drop for SlotOwner {
 #[inline(always)]
 pub(crate) fn slot() -> Option<&'static Slot> {
     let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
-    if v > RELEASED {
-        // SAFETY: values above RELEASED are pointers to slots, which are never freed.
-        return Some(unsafe { &*(v as *const Slot) });
+    match as_slot(v) {
+        None if v == NONE => claim(),
+        s => s,
     }
-    if v == NONE {
-        return claim();
-    }
-    None
 }
 
 /// This thread's slot if it has one, without claiming one.
 pub(crate) fn current() -> Option<&'static Slot> {
-    let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
+    as_slot(LOCAL.try_with(Cell::get).unwrap_or(RELEASED))
+}
+
+/// The slot a `LOCAL` value points to, if it is one.
+#[inline(always)]
+fn as_slot(v: usize) -> Option<&'static Slot> {
     // SAFETY: values above RELEASED are pointers to slots, which are never freed.
     (v > RELEASED).then(|| unsafe { &*(v as *const Slot) })
 }
