@@ -1,7 +1,8 @@
-//! The switch from one writer to many (see `alloc-probe/src/live.rs`): while the main thread
+//! The switch from one writer to many (see `alloc-probe/src/sections.rs`): while the main thread
 //! allocates as the lone writer, other threads start allocating; no update of the live bytes
 //! behind the peak may be lost, and the peak stays exact. A plain `main` (no test harness, whose
-//! threads would make the process shared from the start), run 30 times as a child process.
+//! threads would make the process shared from the start), run 30 times as a child process in
+//! each mode (`counts` counts without an update section, `full` and `sampled` within one).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -77,8 +78,14 @@ fn main() {
         child();
         return;
     }
-    for run in 0..30 {
-        rerun::run_child("SOLO_TO_SHARED_CHILD", &[], &format!("run {run}"));
+    for mode in ["counts", "sampled", "full"] {
+        for run in 0..30 {
+            rerun::run_child(
+                "SOLO_TO_SHARED_CHILD",
+                &[("ALLOC_PROBE_MODE", mode)],
+                &format!("{mode} mode, run {run}"),
+            );
+        }
     }
     rerun::passed("solo_to_shared");
 }

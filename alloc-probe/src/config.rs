@@ -47,7 +47,7 @@ impl Mode {
     }
 }
 
-const UNSET: u8 = 0;
+pub(crate) const UNSET: u8 = 0;
 pub(crate) const FULL: u8 = 1;
 pub(crate) const SAMPLED: u8 = 2;
 pub(crate) const COUNTS: u8 = 3;

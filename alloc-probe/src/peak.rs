@@ -23,7 +23,7 @@
 //! measurement only) ran 3% faster with two threads.
 
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::atomic::{compiler_fence, AtomicU64, Ordering::*};
 
 use crate::spin::SpinLock;
 use crate::tally::Slot;
@@ -140,6 +140,52 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
         past_limit(s, solo, now);
     }
     now
+}
+
+/// The lone writer's live bytes grew by `n`, outside a section (`counts` mode). Returns its
+/// share now.
+///
+/// Without a section, the switch (see `sections`) may come at any instruction of this. Its
+/// fence orders it: what this did before the fence is seen by the switch, and what it does
+/// after sees the switch's changes. The share's store is then seen, or the limit read after
+/// it is the one the switch froze (or the peak, which this event did not pass): either way a
+/// new peak is not missed. Passing the limit, the thread takes a section after all.
+#[inline(always)]
+pub(crate) fn lone_grow(s: &Slot, n: u64) -> u64 {
+    let sh = &s.share;
+    let v = sh.ups.load(Relaxed).wrapping_add(n);
+    sh.ups.store(v, Relaxed);
+    // Keeps the compiler from reading the limit before storing the share.
+    compiler_fence(SeqCst);
+    let now = v.wrapping_sub(sh.downs.load(Relaxed));
+    if (now as i64) > (sh.limit.load(Relaxed) as i64) {
+        lone_past_limit(s, now);
+    }
+    now
+}
+
+/// The lone writer's live bytes shrank by `n`, outside a section (`counts` mode). No check:
+/// a decrease makes no peak, and one the switch does not see leaves the thread a larger
+/// grant than it needs, which its next event, locked, corrects.
+#[inline(always)]
+pub(crate) fn lone_shrink(s: &Slot, n: u64) {
+    let sh = &s.share;
+    sh.downs
+        .store(sh.downs.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// [`lone_grow`] passed the limit: a new peak if the thread is still the lone writer, which
+/// a section makes sure of; otherwise the switch came, and the share is settled as any.
+#[cold]
+#[inline(never)]
+fn lone_past_limit(s: &Slot, now: u64) {
+    if crate::sections::try_solo(s) {
+        past_limit(s, true, now);
+        crate::sections::end(Some(s), true);
+    } else {
+        crate::sections::to_locked(Some(s));
+        over_grant(s);
+    }
 }
 
 /// This thread's live bytes shrank by `n`, inside a section.
@@ -310,7 +356,7 @@ fn unlock() {
 /// peak. Unless the process went shared meanwhile.
 pub(crate) fn become_lone_writer(s: &Slot) {
     lock();
-    if s.lone.load(SeqCst) {
+    if s.path.load(SeqCst) == crate::sections::LONE {
         s.share.limit.store(PEAK.0.load(Relaxed), SeqCst);
     }
     unlock();

@@ -1,8 +1,9 @@
 //! [`Probe`]: the global allocator wrapper.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
-use crate::config::{self, Mode, COUNTS, SAMPLED};
+use crate::config::{self, Mode, COUNTS, SAMPLED, UNSET};
 use crate::{blocks, sampled, tally};
 
 /// A global allocator that counts every allocation and forwards it to an inner allocator.
@@ -23,6 +24,9 @@ use crate::{blocks, sampled, tally};
 pub struct Probe<A: GlobalAlloc = System> {
     inner: A,
     defaults: Defaults,
+    /// The mode code in force, once known: a copy of `config`'s, read from the user's own
+    /// static (`config`'s would be read through the global offset table, one load more).
+    mode: AtomicU8,
 }
 
 /// The settings a `Probe` was built with; the environment overrides them.
@@ -52,6 +56,7 @@ impl<A: GlobalAlloc> Probe<A> {
                 sample_rate: 512 * 1024,
                 inner_name: std::any::type_name::<A>,
             },
+            mode: AtomicU8::new(config::UNSET),
         }
     }
 
@@ -80,9 +85,22 @@ impl<A: GlobalAlloc> Probe<A> {
         &self.inner
     }
 
+    /// The mode code in force, [`config::UNSET`] before the first call. Each method tests
+    /// `counts` first, so that its path, the fastest, pays for no other test; and every other
+    /// case ends in a tail call, so that `counts`' path needs no stack frame of its own.
     #[inline(always)]
     fn mode(&self) -> u8 {
-        config::mode_code(self.defaults)
+        self.mode.load(Relaxed)
+    }
+
+    /// The first call: reads the settings, then makes the call `f` in the mode they chose (not
+    /// by calling the method again: a recursive method is not inlined).
+    #[cold]
+    #[inline(never)]
+    fn first_call<R>(&self, f: impl FnOnce(u8) -> R) -> R {
+        let m = config::mode_code(self.defaults);
+        self.mode.store(m, Relaxed);
+        f(m)
     }
 
     #[inline(always)]
@@ -90,12 +108,10 @@ impl<A: GlobalAlloc> Probe<A> {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we pass on.
         let p = unsafe { inner_alloc(&self.inner, layout, zeroed) };
         // No `guard::ignoring()` test: the guard is never raised in `counts` mode.
-        if p.is_null() {
-            tally::on_failed();
-        } else {
-            tally::on_alloc(layout.size());
+        if !p.is_null() && tally::quick_alloc(layout.size()) {
+            return p;
         }
-        p
+        tally::alloc_rest(p, layout.size())
     }
 }
 
@@ -127,61 +143,123 @@ pub(crate) unsafe fn inner_alloc<A: GlobalAlloc>(
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, passed on.
+        // SAFETY (each case): the caller's contract, passed on.
         unsafe {
             match self.mode() {
                 COUNTS => self.counted_alloc(layout, false),
-                SAMPLED => sampled::alloc(&self.inner, layout, false),
-                _ => blocks::alloc(&self.inner, layout, false),
+                UNSET => self.first_call(move |m| self.alloc_in(m, layout, false)),
+                m => self.alloc_in(m, layout, false),
             }
         }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, passed on.
+        // SAFETY (each case): the caller's contract, passed on.
         unsafe {
             match self.mode() {
                 COUNTS => self.counted_alloc(layout, true),
-                SAMPLED => sampled::alloc(&self.inner, layout, true),
-                _ => blocks::alloc(&self.inner, layout, true),
+                UNSET => self.first_call(move |m| self.alloc_in(m, layout, true)),
+                m => self.alloc_in(m, layout, true),
             }
         }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        match self.mode() {
-            COUNTS => {
-                tally::on_dealloc(layout.size());
-                // SAFETY: the caller upholds `dealloc`'s contract: `ptr` came from this
-                // allocator, hence from `inner`, with this layout.
-                unsafe { self.inner.dealloc(ptr, layout) }
+        // SAFETY (each case): the caller's contract, passed on.
+        unsafe {
+            match self.mode() {
+                COUNTS => self.counted_dealloc(ptr, layout),
+                UNSET => self.first_call(move |m| self.dealloc_in(m, ptr, layout)),
+                m => self.dealloc_in(m, ptr, layout),
             }
-            // SAFETY: `ptr` came from `sampled::alloc` with this layout (the mode is fixed).
-            SAMPLED => unsafe { sampled::dealloc(&self.inner, ptr, layout) },
-            // SAFETY: `ptr` came from `blocks::alloc` with this layout.
-            _ => unsafe { blocks::dealloc(&self.inner, ptr, layout) },
         }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        match self.mode() {
-            COUNTS => {
-                // SAFETY: as for `dealloc`, plus the caller's guarantees on `new_size`.
-                let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
-                if p.is_null() {
-                    tally::on_failed();
-                } else {
-                    tally::on_realloc(layout.size(), new_size);
-                }
-                p
+        // SAFETY (each case): the caller's contract, passed on.
+        unsafe {
+            match self.mode() {
+                COUNTS => self.counted_realloc(ptr, layout, new_size),
+                UNSET => self.first_call(move |m| self.realloc_in(m, ptr, layout, new_size)),
+                m => self.realloc_in(m, ptr, layout, new_size),
             }
-            // SAFETY: `ptr` came from `sampled::alloc` with this layout.
-            SAMPLED => unsafe { sampled::realloc(&self.inner, ptr, layout, new_size) },
-            // SAFETY: `ptr` came from `blocks::alloc` with this layout.
-            _ => unsafe { blocks::realloc(&self.inner, ptr, layout, new_size) },
         }
     }
+}
+
+// The methods by mode. Each has the contract of the `GlobalAlloc` method of its name, and
+// passes it on; `ptr` came from the same mode's allocation, as the mode is fixed.
+impl<A: GlobalAlloc> Probe<A> {
+    #[inline(always)]
+    unsafe fn alloc_in(&self, mode: u8, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: the contract, passed on.
+        unsafe {
+            match mode {
+                COUNTS => self.counted_alloc(layout, zeroed),
+                SAMPLED => sampled::alloc(&self.inner, layout, zeroed),
+                _ => blocks::alloc(&self.inner, layout, zeroed),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dealloc_in(&self, mode: u8, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the contract, passed on.
+        unsafe {
+            match mode {
+                COUNTS => self.counted_dealloc(ptr, layout),
+                SAMPLED => sampled::dealloc(&self.inner, ptr, layout),
+                _ => blocks::dealloc(&self.inner, ptr, layout),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn realloc_in(&self, mode: u8, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        // SAFETY: the contract, passed on.
+        unsafe {
+            match mode {
+                COUNTS => self.counted_realloc(ptr, layout, new),
+                SAMPLED => sampled::realloc(&self.inner, ptr, layout, new),
+                _ => blocks::realloc(&self.inner, ptr, layout, new),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn counted_dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if tally::quick_dealloc(layout.size()) {
+            // SAFETY: `ptr` came from this allocator, hence from `inner`, with this layout.
+            unsafe { self.inner.dealloc(ptr, layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { counted_dealloc_rest(&self.inner, ptr, layout) }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn counted_realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        // SAFETY: as for `dealloc`, plus the caller's guarantees on `new`.
+        let p = unsafe { self.inner.realloc(ptr, layout, new) };
+        if !p.is_null() && tally::quick_realloc(layout.size(), new) {
+            return p;
+        }
+        tally::realloc_rest(p, layout.size(), new)
+    }
+}
+
+/// `counts` mode's free when [`tally::quick_dealloc`] could not count it: out of line, so
+/// that the fast path needs no stack frame.
+///
+/// # Safety
+/// `GlobalAlloc::dealloc`'s contract for `inner`.
+#[cold]
+#[inline(never)]
+unsafe fn counted_dealloc_rest<A: GlobalAlloc>(inner: &A, ptr: *mut u8, layout: Layout) {
+    tally::dealloc_rest(layout.size());
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(ptr, layout) }
 }

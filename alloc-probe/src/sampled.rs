@@ -20,11 +20,49 @@ use crate::{guard, sections, side, tally};
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     // SAFETY: the caller's layout, passed on unchanged.
     let p = unsafe { inner_alloc(inner, layout, zeroed) };
+    let size = layout.size();
+    if !p.is_null() {
+        if let Some(s) = tally::current() {
+            // SAFETY: the allocator path owns this thread's state and does not re-enter.
+            let local = unsafe { s.local() };
+            if let Some(w) = blocks::sample(local, size) {
+                return alloc_sampled(p, size, w);
+            }
+            local.last_alloc = 0;
+            if tally::quick_alloc_on(s, size) {
+                return p;
+            }
+            return tally::alloc_rest(p, size);
+        }
+    }
+    alloc_rest(p, size)
+}
+
+/// The sampler chose the block at `p`: tracks it, unless it is alloc-probe's own.
+#[cold]
+#[inline(never)]
+fn alloc_sampled(p: *mut u8, size: usize, w: u64) -> *mut u8 {
+    let slot = tally::slot();
+    let solo = sections::begin(slot);
+    if guard::ignoring() {
+        blocks::forget_last(slot);
+    } else {
+        record(slot, p, size, w, solo);
+    }
+    tally::count_alloc(slot, size, solo);
+    sections::end(slot, solo);
+    p
+}
+
+/// [`alloc`]'s other cases, out of line: a refused call, or a thread without a slot yet
+/// (which this claims).
+#[cold]
+#[inline(never)]
+fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
     if p.is_null() {
         tally::on_failed();
         return p;
     }
-    let size = layout.size();
     let slot = tally::slot();
     let solo = sections::begin(slot);
     if let Some(s) = slot {
@@ -67,19 +105,34 @@ fn take(p: *mut u8) -> Option<[u64; 3]> {
 }
 
 /// Frees a block allocated by [`alloc`].
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
     let size = layout.size();
     // Out of the table before the address goes back to the allocator and to another thread.
     if !(side::may_hold(p as usize) && free_sampled(p, size)) {
-        let slot = tally::slot();
-        let solo = sections::begin(slot);
-        blocks::forget_last(slot);
-        tally::count_dealloc(slot, size, solo);
-        sections::end(slot, solo);
+        match tally::current() {
+            Some(s) => {
+                blocks::forget_last(Some(s));
+                if !tally::quick_dealloc_on(s, size) {
+                    tally::dealloc_rest(size);
+                }
+            }
+            None => unsampled_free_rest(size),
+        }
     }
     // SAFETY: the caller's pointer and layout, as allocated by `inner`.
     unsafe { inner.dealloc(p, layout) };
+}
+
+/// Counts the free of an unsampled block by a thread without a slot yet (which this claims).
+#[cold]
+#[inline(never)]
+fn unsampled_free_rest(size: usize) {
+    let slot = tally::slot();
+    let solo = sections::begin(slot);
+    blocks::forget_last(slot);
+    tally::count_dealloc(slot, size, solo);
+    sections::end(slot, solo);
 }
 
 /// Counts the free of `p` if it was sampled; false if it was not.
@@ -118,15 +171,29 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     }
     match rec {
         Some(v) => moved_sampled(p, moved, layout.size(), new_size, v),
-        None => {
-            let slot = tally::slot();
-            let solo = sections::begin(slot);
-            blocks::forget_last(slot);
-            tally::count_realloc(slot, layout.size(), new_size, solo);
-            sections::end(slot, solo);
-        }
+        None => match tally::current() {
+            Some(s) => {
+                blocks::forget_last(Some(s));
+                if !tally::quick_realloc_on(s, layout.size(), new_size) {
+                    return tally::realloc_rest(moved, layout.size(), new_size);
+                }
+            }
+            None => unsampled_realloc_rest(layout.size(), new_size),
+        },
     }
     moved
+}
+
+/// Counts the realloc of an unsampled block by a thread without a slot yet (which this
+/// claims).
+#[cold]
+#[inline(never)]
+fn unsampled_realloc_rest(old: usize, new: usize) {
+    let slot = tally::slot();
+    let solo = sections::begin(slot);
+    blocks::forget_last(slot);
+    tally::count_realloc(slot, old, new, solo);
+    sections::end(slot, solo);
 }
 
 /// Counts the realloc of a sampled block and moves its record.

@@ -12,6 +12,12 @@
 //! sets `SHARED`. Every other thread waits for `SHARED` before its first update. Where
 //! `membarrier` is not available, updates are locked from the start. A single-threaded
 //! program thus pays for no locked instruction at all.
+//!
+//! An event that touches only its own thread's slot (every event in `counts` mode, and an
+//! unsampled block's in `sampled` mode) needs no section: the same fence orders its plain
+//! store and the limit it reads after it (see `peak::lone_grow`), and only passing the limit
+//! opens a section. Each slot's `path` says which updates its owner makes, so the allocator
+//! path reads no global flag.
 
 use std::ptr;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
@@ -19,8 +25,15 @@ use std::sync::atomic::{compiler_fence, AtomicBool, AtomicPtr, AtomicU64, Orderi
 use crate::spin::{backoff, SpinLock};
 use crate::tally::Slot;
 
-/// The slot of the one thread allowed plain updates, until the switch. The slot's own `lone`
-/// flag says the same, on a cache line its owner touches anyway.
+/// What a slot's `path` says its owner's updates are (on a line the owner touches anyway, so
+/// the allocator path reads no global): not known yet, so ask [`begin`]; the lone writer's
+/// plain ones; locked ones, the process being shared and the owner having seen it.
+pub(crate) const UNKNOWN: u8 = 0;
+pub(crate) const LONE: u8 = 1;
+pub(crate) const LOCKED: u8 = 2;
+
+/// The slot of the one thread allowed plain updates, until the switch. The slot's own `path`
+/// says the same.
 static SOLO: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
 /// The switch to locked updates has begun: no new lone writer.
 static CLOSING: AtomicBool = AtomicBool::new(false);
@@ -54,7 +67,7 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
         && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED)
     {
         // Flagged before it is published, so a switch that finds it also clears the flag.
-        slot.lone.store(true, SeqCst);
+        slot.path.store(LONE, SeqCst);
         let published = SOLO
             .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
             .is_ok();
@@ -63,7 +76,7 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
             crate::peak::become_lone_writer(slot);
             return;
         }
-        slot.lone.store(false, SeqCst);
+        slot.path.store(UNKNOWN, SeqCst);
     }
     go_shared();
 }
@@ -78,8 +91,8 @@ fn go_shared() {
         if !solo.is_null() {
             // SAFETY: slots are never freed.
             let s = unsafe { &*solo };
-            s.lone.store(false, SeqCst);
-            // After the barrier the lone thread's next update sees `lone` cleared; one in
+            s.path.store(UNKNOWN, SeqCst);
+            // After the barrier the lone thread's next update sees `path` changed; one in
             // flight has set `busy`, which we now see, and we wait for it to finish. The
             // expedited command was registered, so it does not fail; the global one is the
             // slow, always-available equivalent.
@@ -127,12 +140,26 @@ pub(crate) fn shared() -> bool {
 #[inline(always)]
 pub(crate) fn begin(slot: Option<&Slot>) -> bool {
     if let Some(s) = slot {
-        if try_solo(s) {
-            return true;
+        match s.path.load(Relaxed) {
+            LOCKED => return false,
+            LONE if try_solo(s) => return true,
+            _ => {}
         }
     }
-    ensure_shared();
+    to_locked(slot);
     false
+}
+
+/// The thread is not (or no longer) the lone writer: makes the process shared if it is not
+/// yet, or waits until a switch in progress is done, and records in the slot that it was.
+#[cold]
+#[inline(never)]
+pub(crate) fn to_locked(slot: Option<&Slot>) {
+    ensure_shared();
+    if let Some(s) = slot {
+        // Nobody else writes it now: the switch has cleared a lone writer's path already.
+        s.path.store(LOCKED, Relaxed);
+    }
 }
 
 /// Makes the process shared if it is not yet, or waits until a switch in progress is done.
@@ -143,14 +170,14 @@ pub(crate) fn ensure_shared() {
     }
 }
 
-/// [`begin`]'s fast case: opens a section if `s` is the lone writer's slot; false (and no
-/// section) otherwise, when the caller takes the general path.
+/// Opens a section if `s` is the lone writer's slot; false (and no section) otherwise, when
+/// the caller takes the general path.
 #[inline(always)]
 pub(crate) fn try_solo(s: &Slot) -> bool {
-    if s.lone.load(Relaxed) {
+    if s.path.load(Relaxed) == LONE {
         s.busy.store(true, Relaxed);
         compiler_fence(SeqCst);
-        if s.lone.load(Relaxed) {
+        if s.path.load(Relaxed) == LONE {
             return true;
         }
         s.busy.store(false, Release);

@@ -17,7 +17,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::*};
 
 use crate::functions::{Tally, LOCAL_FNS};
 use crate::local::Local;
@@ -45,8 +45,8 @@ pub(crate) struct Slot {
     /// Set while the owner, as the lone writer, updates shared counters without a locked
     /// instruction (see `sections`).
     pub(crate) busy: AtomicBool,
-    /// Whether this slot's owner is the lone writer (see `sections`).
-    pub(crate) lone: AtomicBool,
+    /// How its owner updates shared counters: `sections::{UNKNOWN, LONE, LOCKED}`.
+    pub(crate) path: AtomicU8,
     pub(crate) in_use: AtomicBool,
     failed: AtomicU64,
     next: *const Slot,
@@ -221,6 +221,7 @@ pub(crate) fn slot() -> Option<&'static Slot> {
 }
 
 /// This thread's slot if it has one, without claiming one.
+#[inline(always)]
 pub(crate) fn current() -> Option<&'static Slot> {
     as_slot(LOCAL.try_with(Cell::get).unwrap_or(RELEASED))
 }
@@ -310,6 +311,113 @@ pub(crate) fn on_alloc(size: usize) {
     let solo = sections::begin(s);
     count_alloc(s, size, solo);
     sections::end(s, solo);
+}
+
+// The paths of `counts` mode, and of `sampled` mode's unsampled blocks. An event there touches no counter other threads write, only
+// this thread's slot, so it needs no update section: the lone writer stores its share plainly
+// and compares it with its limit (see `peak::lone_grow`), a thread past the switch makes the
+// locked exchange. These return false, having counted nothing, where the thread has no slot
+// or its path is not known yet; the caller then takes the general path, out of line, so that
+// these compile to a few instructions and no stack frame of their own.
+
+/// Counts an allocation of `size` bytes, if this thread's path is known.
+#[inline(always)]
+pub(crate) fn quick_alloc(size: usize) -> bool {
+    current().is_some_and(|s| quick_alloc_on(s, size))
+}
+
+/// [`quick_alloc`] on this thread's slot `s`.
+#[inline(always)]
+pub(crate) fn quick_alloc_on(s: &Slot, size: usize) -> bool {
+    let n = size as u64;
+    let path = s.path.load(Relaxed);
+    let now = if path == sections::LONE {
+        peak::lone_grow(s, n)
+    } else if path == sections::LOCKED {
+        peak::grow(s, false, n)
+    } else {
+        return false;
+    };
+    bump(&s.allocs, 1);
+    s.raise_peak(now);
+    true
+}
+
+/// Counts a free of `size` bytes, if this thread's path is known.
+#[inline(always)]
+pub(crate) fn quick_dealloc(size: usize) -> bool {
+    current().is_some_and(|s| quick_dealloc_on(s, size))
+}
+
+/// [`quick_dealloc`] on this thread's slot `s`.
+#[inline(always)]
+pub(crate) fn quick_dealloc_on(s: &Slot, size: usize) -> bool {
+    let n = size as u64;
+    let path = s.path.load(Relaxed);
+    if path == sections::LONE {
+        peak::lone_shrink(s, n);
+    } else if path == sections::LOCKED {
+        peak::shrink(s, false, n);
+    } else {
+        return false;
+    }
+    bump(&s.deallocs, 1);
+    true
+}
+
+/// Counts a reallocation from `old` to `new` bytes, if this thread's path is known.
+#[inline(always)]
+pub(crate) fn quick_realloc(old: usize, new: usize) -> bool {
+    current().is_some_and(|s| quick_realloc_on(s, old, new))
+}
+
+/// [`quick_realloc`] on this thread's slot `s`.
+#[inline(always)]
+pub(crate) fn quick_realloc_on(s: &Slot, old: usize, new: usize) -> bool {
+    let (o, n) = (old as u64, new as u64);
+    let path = s.path.load(Relaxed);
+    match (path, n >= o) {
+        (sections::LONE, true) => s.raise_peak(peak::lone_grow(s, n - o)),
+        (sections::LONE, false) => peak::lone_shrink(s, o - n),
+        (sections::LOCKED, true) => s.raise_peak(peak::grow(s, false, n - o)),
+        (sections::LOCKED, false) => peak::shrink(s, false, o - n),
+        _ => return false,
+    }
+    bump(&s.reallocs, 1);
+    bump(&s.resized, o.min(n));
+    true
+}
+
+/// [`quick_alloc`]'s other cases, out of line: a refused call, or a thread without a slot or
+/// whose path is not known. Returns `p`.
+#[cold]
+#[inline(never)]
+pub(crate) fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
+    if p.is_null() {
+        on_failed();
+    } else {
+        on_alloc(size);
+    }
+    p
+}
+
+/// [`quick_dealloc`]'s other cases, out of line.
+#[cold]
+#[inline(never)]
+pub(crate) fn dealloc_rest(size: usize) {
+    on_dealloc(size);
+}
+
+/// [`quick_realloc`]'s other cases, out of line: as [`alloc_rest`].
+#[cold]
+#[inline(never)]
+pub(crate) fn realloc_rest(p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    if p.is_null() {
+        on_failed();
+    } else {
+        on_realloc(old, new);
+    }
+    p
 }
 
 /// Counts a successful allocation of `size` bytes on this thread's slot.
