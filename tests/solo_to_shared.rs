@@ -2,7 +2,8 @@
 //! allocates as the lone writer, other threads start allocating; no update of the live bytes
 //! behind the peak may be lost, and the peak stays exact. A plain `main` (no test harness, whose
 //! threads would make the process shared from the start), run 30 times as a child process in
-//! each mode (`counts` counts without an update section, `full` and `sampled` within one).
+//! each mode (`counts` and `sampled`'s unsampled blocks count without an update section,
+//! tracked blocks within one).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};

@@ -89,7 +89,7 @@ pub use hooks::set_exit_report;
 pub use jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
 pub use measure::{allocs_per_run, measure, report, stats};
 #[doc(hidden)]
-pub use measure::{check_allocs, live_counter};
+pub use measure::{check_allocs, live_counter, lone_peak_paused, pause_lone_peak};
 pub use probe::Probe;
 pub use report::{
     flame::FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,

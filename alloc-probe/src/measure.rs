@@ -151,3 +151,16 @@ macro_rules! assert_max_allocs {
 pub fn live_counter() -> u64 {
     crate::peak::counter()
 }
+
+/// Tests only: the next time the lone writer's share passes the peak outside an update
+/// section, it pauses for `ns` nanoseconds before raising the peak (see `peak::lone_grow`).
+#[doc(hidden)]
+pub fn pause_lone_peak(ns: u64) {
+    crate::peak::TEST_PAUSE.store(ns, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Tests only: whether a pause asked by [`pause_lone_peak`] has begun.
+#[doc(hidden)]
+pub fn lone_peak_paused() -> bool {
+    crate::peak::TEST_PAUSED.load(std::sync::atomic::Ordering::SeqCst)
+}

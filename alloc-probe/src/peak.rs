@@ -23,7 +23,7 @@
 //! measurement only) ran 3% faster with two threads.
 
 use std::ptr;
-use std::sync::atomic::{compiler_fence, AtomicU64, Ordering::*};
+use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicU64, Ordering::*};
 
 use crate::spin::SpinLock;
 use crate::tally::Slot;
@@ -112,12 +112,11 @@ static MARK: PeakMark = PeakMark {
     ticks: AtomicU64::new(0),
 };
 
-/// A new peak was reached: program points learn it from the epoch. Only one thread at a time
-/// gets here (the lone writer before the switch, the lock's holder after it), so plain
-/// updates do.
+/// A new peak was reached: program points learn it from the epoch. Locked: the lone writer
+/// raises the peak without the lock, and `observe` (from another thread) with it.
 #[inline(always)]
 fn new_peak() {
-    MARK.epoch.store(MARK.epoch.load(Relaxed) + 1, Relaxed);
+    MARK.epoch.fetch_add(1, Relaxed);
     if !crate::config::counts_only() {
         MARK.ticks.store(crate::clock::ticks(), Relaxed);
     }
@@ -142,14 +141,15 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
     now
 }
 
-/// The lone writer's live bytes grew by `n`, outside a section (`counts` mode). Returns its
-/// share now.
+/// The lone writer's live bytes grew by `n`, outside a section (an event on its own slot
+/// only: see `tally::quick_alloc`). Returns its share now.
 ///
-/// Without a section, the switch (see `sections`) may come at any instruction of this. Its
-/// fence orders it: what this did before the fence is seen by the switch, and what it does
-/// after sees the switch's changes. The share's store is then seen, or the limit read after
-/// it is the one the switch froze (or the peak, which this event did not pass): either way a
-/// new peak is not missed. Passing the limit, the thread takes a section after all.
+/// Without a section, the switch to shared updates (see `sections`) may come at any
+/// instruction of this. Its fence orders it: what this did before the fence, the switch sees
+/// (and `adopt_lone_writer` raises the peak to the share it reads), and what this does after
+/// it sees the switch's changes: the limit frozen, or the path no longer lone. Then the
+/// store is ordered as a locked one would be, and the limit read again. Either way a new peak
+/// is not missed. Passing the limit, the thread takes a section after all.
 #[inline(always)]
 pub(crate) fn lone_grow(s: &Slot, n: u64) -> u64 {
     let sh = &s.share;
@@ -158,15 +158,30 @@ pub(crate) fn lone_grow(s: &Slot, n: u64) -> u64 {
     // Keeps the compiler from reading the limit before storing the share.
     compiler_fence(SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    if (now as i64) > (sh.limit.load(Relaxed) as i64) {
+    let mut limit = sh.limit.load(Relaxed);
+    if s.path.load(Relaxed) != crate::sections::LONE {
+        // The switch came during this event (the thread may even have slept through it and
+        // through settlements after it): order the store before the limit's read, as the
+        // locked path does, so that a settlement under way either sees it or freezes us.
+        limit = switched_limit(sh);
+    }
+    if (now as i64) > (limit as i64) {
         lone_past_limit(s, now);
     }
     now
 }
 
-/// The lone writer's live bytes shrank by `n`, outside a section (`counts` mode). No check:
-/// a decrease makes no peak, and one the switch does not see leaves the thread a larger
-/// grant than it needs, which its next event, locked, corrects.
+/// The limit, read after a full fence, for an event that began lone and ended shared.
+#[cold]
+#[inline(never)]
+fn switched_limit(sh: &Share) -> u64 {
+    fence(SeqCst);
+    sh.limit.load(SeqCst)
+}
+
+/// The lone writer's live bytes shrank by `n`, outside a section (as [`lone_grow`]). No
+/// check: a decrease makes no peak, and one the switch does not see leaves the thread a
+/// grant larger than its share, which the grants' sum, at most the peak, allows.
 #[inline(always)]
 pub(crate) fn lone_shrink(s: &Slot, n: u64) {
     let sh = &s.share;
@@ -174,11 +189,34 @@ pub(crate) fn lone_shrink(s: &Slot, n: u64) {
         .store(sh.downs.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+/// Nanoseconds [`lone_past_limit`] pauses for (tests only: `pause_lone_peak`),
+/// and whether one has: so a test can switch the process to shared updates while a lone
+/// event has stored its share and not yet raised the peak, a window otherwise a few
+/// instructions wide.
+pub(crate) static TEST_PAUSE: AtomicU64 = AtomicU64::new(0);
+pub(crate) static TEST_PAUSED: AtomicBool = AtomicBool::new(false);
+
+#[inline(always)]
+fn pause_for_tests() {
+    let ns = TEST_PAUSE.load(Relaxed);
+    if ns != 0 {
+        TEST_PAUSE.store(0, Relaxed);
+        TEST_PAUSED.store(true, SeqCst);
+        let ts = libc::timespec {
+            tv_sec: (ns / 1_000_000_000) as libc::time_t,
+            tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+        };
+        // SAFETY: a valid timespec, and a null remainder pointer, which nanosleep allows.
+        unsafe { libc::nanosleep(&ts, ptr::null_mut()) };
+    }
+}
+
 /// [`lone_grow`] passed the limit: a new peak if the thread is still the lone writer, which
 /// a section makes sure of; otherwise the switch came, and the share is settled as any.
 #[cold]
 #[inline(never)]
 fn lone_past_limit(s: &Slot, now: u64) {
+    pause_for_tests();
     if crate::sections::try_solo(s) {
         past_limit(s, true, now);
         crate::sections::end(Some(s), true);
@@ -269,7 +307,8 @@ fn lease(s: &Slot) -> bool {
 fn settle(me: Option<&Slot>) {
     let mine = me.map_or(ptr::null(), |s| s as *const Slot);
     // After this, a thread's next event waits for the lock; one in flight is seen (the
-    // store-then-load orders on both sides), or is that thread's one last change.
+    // store-then-load orders on both sides, also for an event that began lone: see
+    // `lone_grow`), or is that thread's one last change.
     for w in crate::tally::slots() {
         if !ptr::eq(w, mine) {
             w.share.limit.swap(FROZEN, SeqCst);
@@ -304,14 +343,17 @@ fn settle(me: Option<&Slot>) {
     ESCROW.pool.store(pool, Relaxed);
 }
 
-/// Raises the peak to `live` if that is higher (the caller is the lone writer or holds the
-/// lock). Returns the peak.
+/// Raises the peak to `live` if that is higher. Returns the peak. A locked maximum: the lone
+/// writer raises it without the lock, and `observe` may at the same time with it.
 fn raise_to(live: u64) -> u64 {
     let peak = PEAK.0.load(Relaxed);
     if (live as i64) <= (peak as i64) {
         return peak;
     }
-    PEAK.0.store(live, Relaxed);
+    let before = PEAK.0.fetch_max(live, Relaxed);
+    if before >= live {
+        return before;
+    }
     new_peak();
     live
 }
@@ -368,6 +410,11 @@ pub(crate) fn adopt_lone_writer(s: &Slot) {
     lock();
     s.share.limit.store(FROZEN, SeqCst);
     let (u, d) = (s.share.ups.load(SeqCst), s.share.downs.load(SeqCst));
+    // An event of the lone thread outside a section (see `lone_grow`) may have stored its
+    // share and not yet compared it with the peak: as the share is every live byte (read
+    // increases first, so never more than were live at once), the peak is raised to it here,
+    // or the grant would exceed the peak.
+    raise_to(with_no_slot((u, d)));
     s.grant.store(u.wrapping_sub(d), Relaxed);
     unlock();
 }

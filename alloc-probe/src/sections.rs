@@ -6,7 +6,7 @@
 //! that thread is the *lone writer* and updates shared counters plainly. (When it exits, the
 //! next thread to take its counter slot inherits the role.) The first time another thread
 //! allocates, it switches the process to locked updates, for good, with an asymmetric fence:
-//! it sets `CLOSING`, clears the lone writer's flag, runs `membarrier` (a full barrier on every
+//! it sets `CLOSING`, changes the lone writer's path, runs `membarrier` (a full barrier on every
 //! thread of the process, without the lone thread paying for one on each update), waits until
 //! the lone thread is not half-way through an update, hands its share to `peak`, and only then
 //! sets `SHARED`. Every other thread waits for `SHARED` before its first update. Where

@@ -313,12 +313,13 @@ pub(crate) fn on_alloc(size: usize) {
     sections::end(s, solo);
 }
 
-// The paths of `counts` mode, and of `sampled` mode's unsampled blocks. An event there touches no counter other threads write, only
-// this thread's slot, so it needs no update section: the lone writer stores its share plainly
-// and compares it with its limit (see `peak::lone_grow`), a thread past the switch makes the
-// locked exchange. These return false, having counted nothing, where the thread has no slot
-// or its path is not known yet; the caller then takes the general path, out of line, so that
-// these compile to a few instructions and no stack frame of their own.
+// The paths of `counts` mode, and of `sampled` mode's unsampled blocks. An event there
+// touches no counter other threads write, only this thread's slot, so it needs no update
+// section: the lone writer stores its share plainly and compares it with its limit (see
+// `peak::lone_grow`), a thread past the switch makes the locked exchange. These return false,
+// having counted nothing, where the thread has no slot or its path is not known yet; the
+// caller then takes the general path, out of line, so that these compile to a few
+// instructions.
 
 /// Counts an allocation of `size` bytes, if this thread's path is known.
 #[inline(always)]
