@@ -15,7 +15,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config;
-use crate::local::Local;
+use crate::local::{Local, RECENT};
 use crate::probe::inner_alloc;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
@@ -122,7 +122,14 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         let slot = tally::slot();
         let solo = sections::begin(slot);
         let (h, w) = (
-            track_new(slot, p, layout.size(), UNIT_FULL, solo),
+            track_new(
+                stack::frame_pointer(),
+                slot,
+                p,
+                layout.size(),
+                UNIT_FULL,
+                solo,
+            ),
             UNIT_FULL,
         );
         let [a, b] = h.encode();
@@ -159,7 +166,14 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
     }
     let slot = tally::slot();
     let solo = sections::begin(slot);
-    let h = track_new(slot, user, layout.size(), UNIT_FULL, solo);
+    let h = track_new(
+        stack::frame_pointer(),
+        slot,
+        user,
+        layout.size(),
+        UNIT_FULL,
+        solo,
+    );
     // SAFETY: as above.
     unsafe { write(user, h) };
     tally::count_alloc(slot, layout.size(), solo);
@@ -176,7 +190,15 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
             let solo = sections::begin(slot);
             let h = Header::decode([a, b]);
             if h.point != 0 {
-                untrack(slot, user, layout.size(), h, w, solo);
+                untrack(
+                    stack::frame_pointer(),
+                    slot,
+                    user,
+                    layout.size(),
+                    h,
+                    w,
+                    solo,
+                );
             }
             tally::count_dealloc(slot, layout.size(), solo);
             sections::end(slot, solo);
@@ -191,7 +213,15 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
         let slot = tally::slot();
         let solo = sections::begin(slot);
         if h.point != 0 {
-            untrack(slot, user, layout.size(), h, UNIT_FULL, solo);
+            untrack(
+                stack::frame_pointer(),
+                slot,
+                user,
+                layout.size(),
+                h,
+                UNIT_FULL,
+                solo,
+            );
         } else {
             forget_last(slot);
         }
@@ -341,6 +371,7 @@ fn note_change(p: &Point) {
 /// names no point when the block cannot be tracked (no slot, no stack bounds, no room).
 #[inline]
 pub(crate) fn track_new(
+    start: usize,
     slot: Option<&Slot>,
     user: *mut u8,
     size: usize,
@@ -356,10 +387,20 @@ pub(crate) fn track_new(
     if local.hi == 0 {
         return Header::default();
     }
-    stack::capture(local.lo, local.hi, &mut local.bottom, &mut local.cap);
-    let id = sites::intern(&local.cap);
-    let Some(p) = sites::get(id) else {
-        return Header::default();
+    stack::capture(start, local.lo, local.hi, &mut local.bottom, &mut local.cap);
+    let hash = local.cap.hash;
+    let entry = &mut local.recent[hash as usize & (RECENT - 1)];
+    // SAFETY: a non-null entry points to a program point, and points are never freed.
+    let (id, p) = match unsafe { entry.1.as_ref() } {
+        Some(p) if entry.0 == hash && p.matches(hash, &local.cap) => (entry.2, p),
+        _ => {
+            let id = sites::intern(&local.cap);
+            let Some(p) = sites::get(id) else {
+                return Header::default();
+            };
+            *entry = (hash, p as *const sites::Point, id);
+            (id, p)
+        }
     };
     let n = size as u64;
     note_change(p);
@@ -430,6 +471,7 @@ fn sampled_weight(local: &mut Local, size: usize) -> Option<u64> {
 /// Records a tracked block's free.
 #[inline]
 pub(crate) fn untrack(
+    start: usize,
     slot: Option<&Slot>,
     user: *mut u8,
     size: usize,
@@ -476,7 +518,7 @@ pub(crate) fn untrack(
         }
         return;
     }
-    let k = stack::first_live(p.frames(), &p.ips, local.lo, local.hi);
+    let k = stack::first_live(start, p.frames(), &p.ips, local.lo, local.hi);
     sections::add(&p.live_from[k], w, solo);
     if small {
         sections::add(&p.small_live_from[k], w, solo);

@@ -31,7 +31,14 @@ pub(crate) struct Local {
     /// A coarse clock for block lifetimes: read on one tracked event in `CLOCK_EVERY`.
     clock: u64,
     clock_events: u32,
+    /// The program points of stacks this thread captured lately, direct-mapped by the stack's
+    /// hash: `(hash, point, id)`, all zero where empty. A hit is still compared with the stack
+    /// in full; it saves the shared index's probe and the point's lookup by id.
+    pub recent: [(u64, *const crate::sites::Point, u32); RECENT],
 }
+
+/// Entries of [`Local::recent`]: a power of two.
+pub(crate) const RECENT: usize = 64;
 
 /// Reading the time-stamp counter costs about 20 ns in a virtual machine, as much as the
 /// rest of tracking a block; reading it on every 16th event of a thread keeps lifetimes at

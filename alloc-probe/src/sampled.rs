@@ -82,7 +82,7 @@ fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 fn record(slot: Option<&tally::Slot>, p: *mut u8, size: usize, w: u64, solo: bool) {
-    let h = blocks::track_new(slot, p, size, w, solo);
+    let h = blocks::track_new(crate::stack::frame_pointer(), slot, p, size, w, solo);
     if h.tracked() && !side::insert(p as usize, entry(h, w)) {
         // No room to remember it: the block stays counted, but its site forgets it.
         blocks::forget(h, w, size, solo);
@@ -144,7 +144,15 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
     };
     let slot = tally::slot();
     let solo = sections::begin(slot);
-    blocks::untrack(slot, p, size, Header::decode([a, b]), w, solo);
+    blocks::untrack(
+        crate::stack::frame_pointer(),
+        slot,
+        p,
+        size,
+        Header::decode([a, b]),
+        w,
+        solo,
+    );
     tally::count_dealloc(slot, size, solo);
     sections::end(slot, solo);
     true

@@ -97,15 +97,17 @@ pub(crate) struct Point {
 }
 
 impl Point {
+    #[inline]
     pub(crate) fn ips(&self) -> &[usize] {
         &self.ips[..self.len as usize]
     }
 
+    #[inline]
     pub(crate) fn frames(&self) -> &[u32] {
         &self.frames[..self.len as usize]
     }
 
-    fn matches(&self, hash: u64, c: &Captured) -> bool {
+    pub(crate) fn matches(&self, hash: u64, c: &Captured) -> bool {
         self.hash == hash
             && self.len as usize == c.len
             && self.ips[..=c.len] == c.ips[..=c.len]

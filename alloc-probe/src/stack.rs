@@ -41,7 +41,7 @@ impl Captured {
 
 /// Reads this function's frame pointer.
 #[inline(always)]
-fn frame_pointer() -> usize {
+pub(crate) fn frame_pointer() -> usize {
     let fp: usize;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: copies the frame-pointer register; no memory access.
@@ -66,7 +66,9 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
     fp >= lo && fp.is_multiple_of(std::mem::align_of::<usize>()) && fp.saturating_add(16) <= hi
 }
 
-/// Captures the calling stack, skipping nothing (reports skip our own frames by symbol).
+/// Captures the stack from the frame record at `start` outwards: `ips[0]` is the return
+/// address saved there. The allocator path passes its entry function's frame, so the walk does
+/// not step through alloc-probe's own frames (reports would drop them by symbol anyway).
 /// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
 /// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
 ///
@@ -75,8 +77,8 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
 /// no frame record, yet always at the same frame. Hence "short of `bottom`" rather than
 /// "not complete". (A thread whose first walk already stops short learns its bottom late.)
 #[inline(never)]
-pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captured) {
-    let mut fp = frame_pointer();
+pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, out: &mut Captured) {
+    let mut fp = start;
     let mut n = 0;
     out.complete = false;
     out.len = 0;
@@ -121,7 +123,7 @@ pub(crate) fn capture(lo: usize, hi: usize, bottom: &mut usize, out: &mut Captur
     if fp >= *bottom || n == MAX_FRAMES {
         *bottom = (*bottom).max(fp);
     } else if !out.complete {
-        crate::unwind::capture(hi, out);
+        crate::unwind::capture(start, hi, out);
     }
 }
 
@@ -131,11 +133,18 @@ fn hash_step(h: u64, ip: usize, rel: u32) -> u64 {
     h.rotate_left(9) ^ ip as u64 ^ (u64::from(rel) << 24)
 }
 
-/// The last step of a stack's hash: a multiply-xorshift so every bit reaches the low bits.
+/// The last step of a stack's hash: a full avalanche (murmur3's fmix64), so every bit reaches
+/// the low bits the index uses. (One multiply-xorshift did not: a difference in the high bits
+/// of the running hash, e.g. an early frame's return address rotated there by the later
+/// steps, never reached the index bits, and in the overhead bench 38 stacks took 26 slots.)
 #[inline(always)]
 fn finish(h: u64, len: usize) -> u64 {
-    let h = (h ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    h ^ (h >> 29)
+    let mut h = h ^ len as u64;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The hash `capture` computes during its walk, of a stack captured another way.
@@ -155,8 +164,15 @@ pub(crate) fn hash(c: &Captured) -> u64 {
 /// return address saved there is the same: stale words left in the stack by returned calls
 /// are never mistaken for frames, because only addresses on the current chain are read.
 #[inline(never)]
-pub(crate) fn first_live(frames: &[u32], ips: &[usize], lo: usize, hi: usize) -> usize {
-    let mut cur = frame_pointer();
+pub(crate) fn first_live(
+    start: usize,
+    frames: &[u32],
+    ips: &[usize],
+    lo: usize,
+    hi: usize,
+) -> usize {
+    // Any frame on the current chain will do: the allocator entry's, not this function's.
+    let mut cur = start;
     // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.
     for (i, &rel) in frames.iter().enumerate() {
         let want = hi.wrapping_sub(rel as usize);

@@ -35,16 +35,12 @@ mod ffi {
 struct Walk<'a> {
     out: &'a mut Captured,
     hi: usize,
-    /// Frames seen so far, ours included.
-    seen: usize,
+    /// The frame the walk starts from: frames below it (ours) are skipped, so that `ips[0]`
+    /// is, as in a frame walk, the return address saved in it.
+    start: usize,
     /// Return addresses recorded.
     kept: usize,
 }
-
-/// Our own frames at the top of an unwound stack: this module's `capture` and the frame
-/// walk's, so that `ips[0]` is, as in a frame walk, an address in the walk's caller.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const SKIP: usize = 2;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" fn step(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::ffi::c_int {
@@ -52,8 +48,9 @@ extern "C" fn step(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::f
     let w = unsafe { &mut *(arg as *mut Walk) };
     // SAFETY: `ctx` is the unwinder's context for the current frame.
     let (ip, cfa) = unsafe { (ffi::_Unwind_GetIP(ctx), ffi::_Unwind_GetCFA(ctx)) };
-    w.seen += 1;
-    if w.seen <= SKIP {
+    // The context of function F gives the return address into F's caller and F's CFA, 16
+    // bytes above F's frame record.
+    if cfa.saturating_sub(16) < w.start {
         return ffi::NO_REASON;
     }
     let n = w.kept;
@@ -78,7 +75,7 @@ extern "C" fn step(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::f
 /// Captures the calling stack with the DWARF unwinder into `out`, in the frame walk's format
 /// (see [`Captured`]), hash included. Returns false where there is no unwinder.
 #[inline(never)]
-pub(crate) fn capture(hi: usize, out: &mut Captured) -> bool {
+pub(crate) fn capture(start: usize, hi: usize, out: &mut Captured) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         out.len = 0;
@@ -86,7 +83,7 @@ pub(crate) fn capture(hi: usize, out: &mut Captured) -> bool {
         let mut w = Walk {
             out,
             hi,
-            seen: 0,
+            start,
             kept: 0,
         };
         // SAFETY: `step` matches the callback type and only touches `w`, which outlives the
@@ -105,7 +102,7 @@ pub(crate) fn capture(hi: usize, out: &mut Captured) -> bool {
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
-        let _ = (hi, out);
+        let _ = (start, hi, out);
         false
     }
 }
