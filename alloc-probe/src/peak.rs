@@ -23,7 +23,7 @@
 //! measurement only) ran 3% faster with two threads.
 
 use std::ptr;
-use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicU64, Ordering::*};
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicU64, Ordering::*};
 
 use crate::spin::SpinLock;
 use crate::tally::Slot;
@@ -125,58 +125,73 @@ fn new_peak() {
 /// This thread's live bytes grew by `n`, inside a section. Returns its share now.
 #[inline(always)]
 pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
-    let sh = &s.share;
-    let v = sh.ups.load(Relaxed).wrapping_add(n);
-    if solo {
+    let (now, past) = if solo {
+        // Inside the section the path cannot change: only the limit counts.
+        let sh = &s.share;
+        let v = sh.ups.load(Relaxed).wrapping_add(n);
         sh.ups.store(v, Relaxed);
+        let now = v.wrapping_sub(sh.downs.load(Relaxed));
+        (now, (now as i64) > (sh.limit.load(Relaxed) as i64))
     } else {
-        // A sequentially consistent store (a locked exchange) and load: either a thread that
-        // freezes us sees this store, or we see its frozen limit.
-        sh.ups.swap(v, SeqCst);
-    }
-    let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    if (now as i64) > (sh.limit.load(SeqCst) as i64) {
+        locked_grow(s, n)
+    };
+    if past {
         past_limit(s, solo, now);
     }
     now
 }
 
 /// The lone writer's live bytes grew by `n`, outside a section (an event on its own slot
-/// only: see `tally::quick_alloc`). Returns its share now.
+/// only: see `tally::quick_alloc`). Returns its share now, and whether the caller must call
+/// [`over_limit`] (out of line, after its own counting).
 ///
 /// Without a section, the switch to shared updates (see `sections`) may come at any
 /// instruction of this. Its fence orders it: what this did before the fence, the switch sees
 /// (and `adopt_lone_writer` raises the peak to the share it reads), and what this does after
-/// it sees the switch's changes: the limit frozen, or the path no longer lone. Then the
-/// store is ordered as a locked one would be, and the limit read again. Either way a new peak
-/// is not missed. Passing the limit, the thread takes a section after all.
+/// it sees the switch's changes: the limit frozen, or the path no longer lone. In the second
+/// case the thread may even have slept through the switch and settlements after it, so it
+/// goes to the lock, where no settlement can miss its store. Either way a new peak is not
+/// missed. Passing the limit, the thread takes a section after all.
 #[inline(always)]
-pub(crate) fn lone_grow(s: &Slot, n: u64) -> u64 {
+pub(crate) fn lone_grow(s: &Slot, n: u64) -> (u64, bool) {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     sh.ups.store(v, Relaxed);
     // Keeps the compiler from reading the limit before storing the share.
     compiler_fence(SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    let mut limit = sh.limit.load(Relaxed);
-    if s.path.load(Relaxed) != crate::sections::LONE {
-        // The switch came during this event (the thread may even have slept through it and
-        // through settlements after it): order the store before the limit's read, as the
-        // locked path does, so that a settlement under way either sees it or freezes us.
-        limit = switched_limit(sh);
-    }
-    if (now as i64) > (limit as i64) {
-        lone_past_limit(s, now);
-    }
-    now
+    let past = (now as i64) > (sh.limit.load(Relaxed) as i64);
+    (now, past || s.path.load(Relaxed) != crate::sections::LONE)
 }
 
-/// The limit, read after a full fence, for an event that began lone and ended shared.
+/// A locked thread's live bytes grew by `n`, outside a section: as [`grow`] unlocked, but
+/// leaves the renewal of its grant to the caller, as [`lone_grow`].
+#[inline(always)]
+pub(crate) fn locked_grow(s: &Slot, n: u64) -> (u64, bool) {
+    let sh = &s.share;
+    let v = sh.ups.load(Relaxed).wrapping_add(n);
+    // A sequentially consistent store (a locked exchange) and load: either a thread that
+    // freezes us sees this store, or we see its frozen limit.
+    sh.ups.swap(v, SeqCst);
+    let now = v.wrapping_sub(sh.downs.load(Relaxed));
+    (now, (now as i64) > (sh.limit.load(SeqCst) as i64))
+}
+
+/// [`lone_grow`], [`locked_grow`] or [`locked_shrink`] left the share past the limit (or the
+/// lone writer's path changed during its event): a new peak if the thread is still the lone
+/// writer, which a section makes sure of; otherwise the share is settled under the lock, as
+/// any.
 #[cold]
 #[inline(never)]
-fn switched_limit(sh: &Share) -> u64 {
-    fence(SeqCst);
-    sh.limit.load(SeqCst)
+pub(crate) fn over_limit(s: &Slot) {
+    pause_for_tests();
+    if crate::sections::try_solo(s) {
+        past_limit(s, true, s.share.net());
+        crate::sections::end(Some(s), true);
+    } else {
+        crate::sections::to_locked(Some(s));
+        over_grant(s);
+    }
 }
 
 /// The lone writer's live bytes shrank by `n`, outside a section (as [`lone_grow`]). No
@@ -189,7 +204,7 @@ pub(crate) fn lone_shrink(s: &Slot, n: u64) {
         .store(sh.downs.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
-/// Nanoseconds [`lone_past_limit`] pauses for (tests only: `pause_lone_peak`),
+/// Nanoseconds [`over_limit`] pauses for (tests only: `pause_lone_peak`),
 /// and whether one has: so a test can switch the process to shared updates while a lone
 /// event has stored its share and not yet raised the peak, a window otherwise a few
 /// instructions wide.
@@ -211,34 +226,24 @@ fn pause_for_tests() {
     }
 }
 
-/// [`lone_grow`] passed the limit: a new peak if the thread is still the lone writer, which
-/// a section makes sure of; otherwise the switch came, and the share is settled as any.
-#[cold]
-#[inline(never)]
-fn lone_past_limit(s: &Slot, now: u64) {
-    pause_for_tests();
-    if crate::sections::try_solo(s) {
-        past_limit(s, true, now);
-        crate::sections::end(Some(s), true);
-    } else {
-        crate::sections::to_locked(Some(s));
-        over_grant(s);
-    }
+/// A locked thread's live bytes shrank by `n`, outside a section: as [`shrink`] unlocked, but
+/// returns whether the caller must call [`over_limit`] (the thread is frozen).
+#[inline(always)]
+pub(crate) fn locked_shrink(s: &Slot, n: u64) -> bool {
+    let sh = &s.share;
+    let v = sh.downs.load(Relaxed).wrapping_add(n);
+    sh.downs.swap(v, SeqCst);
+    (sh.ups.load(Relaxed).wrapping_sub(v) as i64) > (sh.limit.load(SeqCst) as i64)
 }
 
 /// This thread's live bytes shrank by `n`, inside a section.
 #[inline(always)]
 pub(crate) fn shrink(s: &Slot, solo: bool, n: u64) {
-    let sh = &s.share;
-    let v = sh.downs.load(Relaxed).wrapping_add(n);
     if solo {
-        sh.downs.store(v, Relaxed);
-    } else {
+        lone_shrink(s, n);
+    } else if locked_shrink(s, n) {
         // Checked too: a frozen thread must not change its share unseen.
-        sh.downs.swap(v, SeqCst);
-        if (sh.ups.load(Relaxed).wrapping_sub(v) as i64) > (sh.limit.load(SeqCst) as i64) {
-            past_limit(s, false, 0);
-        }
+        past_limit(s, false, 0);
     }
 }
 

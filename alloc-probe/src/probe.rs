@@ -4,7 +4,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use crate::config::{self, Mode, COUNTS, SAMPLED, UNSET};
-use crate::{blocks, sampled, tally};
+use crate::tally::{self, Quick};
+use crate::{blocks, sampled};
 
 /// A global allocator that counts every allocation and forwards it to an inner allocator.
 ///
@@ -93,14 +94,38 @@ impl<A: GlobalAlloc> Probe<A> {
         self.mode.load(Relaxed)
     }
 
-    /// The first call: reads the settings, then makes the call `f` in the mode they chose (not
-    /// by calling the method again: a recursive method is not inlined).
+    /// Reads the settings, on the first call (not by calling the method again afterwards: a
+    /// recursive method is not inlined). Returns the mode.
     #[cold]
     #[inline(never)]
-    fn first_call<R>(&self, f: impl FnOnce(u8) -> R) -> R {
+    fn first_mode(&self) -> u8 {
         let m = config::mode_code(self.defaults);
         self.mode.store(m, Relaxed);
-        f(m)
+        m
+    }
+
+    // The first call of each method, out of line and with the method's own arguments, so
+    // that the method reaches it by a tail call. Contracts: the methods'.
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn first_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.alloc_in(self.first_mode(), layout, zeroed) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn first_dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.dealloc_in(self.first_mode(), ptr, layout) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn first_realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.realloc_in(self.first_mode(), ptr, layout, new) }
     }
 
     #[inline(always)]
@@ -108,10 +133,14 @@ impl<A: GlobalAlloc> Probe<A> {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we pass on.
         let p = unsafe { inner_alloc(&self.inner, layout, zeroed) };
         // No `guard::ignoring()` test: the guard is never raised in `counts` mode.
-        if !p.is_null() && tally::quick_alloc(layout.size()) {
-            return p;
+        if p.is_null() {
+            return tally::alloc_rest(p, layout.size());
         }
-        tally::alloc_rest(p, layout.size())
+        match tally::quick_alloc(layout.size()) {
+            Quick::Counted => p,
+            Quick::PastLimit => tally::over_limit_then(p),
+            Quick::NotCounted => tally::alloc_rest(p, layout.size()),
+        }
     }
 }
 
@@ -147,7 +176,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         unsafe {
             match self.mode() {
                 COUNTS => self.counted_alloc(layout, false),
-                UNSET => self.first_call(move |m| self.alloc_in(m, layout, false)),
+                UNSET => self.first_alloc(layout, false),
                 m => self.alloc_in(m, layout, false),
             }
         }
@@ -159,7 +188,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         unsafe {
             match self.mode() {
                 COUNTS => self.counted_alloc(layout, true),
-                UNSET => self.first_call(move |m| self.alloc_in(m, layout, true)),
+                UNSET => self.first_alloc(layout, true),
                 m => self.alloc_in(m, layout, true),
             }
         }
@@ -171,7 +200,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         unsafe {
             match self.mode() {
                 COUNTS => self.counted_dealloc(ptr, layout),
-                UNSET => self.first_call(move |m| self.dealloc_in(m, ptr, layout)),
+                UNSET => self.first_dealloc(ptr, layout),
                 m => self.dealloc_in(m, ptr, layout),
             }
         }
@@ -183,7 +212,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         unsafe {
             match self.mode() {
                 COUNTS => self.counted_realloc(ptr, layout, new_size),
-                UNSET => self.first_call(move |m| self.realloc_in(m, ptr, layout, new_size)),
+                UNSET => self.first_realloc(ptr, layout, new_size),
                 m => self.realloc_in(m, ptr, layout, new_size),
             }
         }
@@ -231,12 +260,14 @@ impl<A: GlobalAlloc> Probe<A> {
 
     #[inline(always)]
     unsafe fn counted_dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if tally::quick_dealloc(layout.size()) {
-            // SAFETY: `ptr` came from this allocator, hence from `inner`, with this layout.
-            unsafe { self.inner.dealloc(ptr, layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { counted_dealloc_rest(&self.inner, ptr, layout) }
+        // SAFETY (each case): `ptr` came from this allocator, hence from `inner`, with this
+        // layout.
+        unsafe {
+            match tally::quick_dealloc(layout.size()) {
+                Quick::Counted => self.inner.dealloc(ptr, layout),
+                Quick::PastLimit => counted_dealloc_past_limit(&self.inner, ptr, layout),
+                Quick::NotCounted => counted_dealloc_rest(&self.inner, ptr, layout),
+            }
         }
     }
 
@@ -244,11 +275,28 @@ impl<A: GlobalAlloc> Probe<A> {
     unsafe fn counted_realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
         // SAFETY: as for `dealloc`, plus the caller's guarantees on `new`.
         let p = unsafe { self.inner.realloc(ptr, layout, new) };
-        if !p.is_null() && tally::quick_realloc(layout.size(), new) {
-            return p;
+        if p.is_null() {
+            return tally::realloc_rest(p, layout.size(), new);
         }
-        tally::realloc_rest(p, layout.size(), new)
+        match tally::quick_realloc(layout.size(), new) {
+            Quick::Counted => p,
+            Quick::PastLimit => tally::over_limit_then(p),
+            Quick::NotCounted => tally::realloc_rest(p, layout.size(), new),
+        }
     }
+}
+
+/// `counts` mode's free when [`tally::quick_dealloc`] counted it but left the thread past its
+/// limit (frozen): out of line, as below.
+///
+/// # Safety
+/// `GlobalAlloc::dealloc`'s contract for `inner`.
+#[cold]
+#[inline(never)]
+unsafe fn counted_dealloc_past_limit<A: GlobalAlloc>(inner: &A, ptr: *mut u8, layout: Layout) {
+    tally::over_limit();
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(ptr, layout) }
 }
 
 /// `counts` mode's free when [`tally::quick_dealloc`] could not count it: out of line, so

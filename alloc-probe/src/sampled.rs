@@ -13,7 +13,8 @@ use std::alloc::{GlobalAlloc, Layout};
 
 use crate::blocks::{self, Header};
 use crate::probe::inner_alloc;
-use crate::{guard, sections, side, tally};
+use crate::tally::{self, Quick};
+use crate::{guard, sections, side};
 
 /// Allocates through `inner`; samples the block if the sampler says so.
 #[inline(always)]
@@ -29,10 +30,11 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
                 return alloc_sampled(p, size, w);
             }
             local.last_alloc = 0;
-            if tally::quick_alloc_on(s, size) {
-                return p;
-            }
-            return tally::alloc_rest(p, size);
+            return match tally::quick_alloc_on(s, size) {
+                Quick::Counted => p,
+                Quick::PastLimit => tally::over_limit_then(p),
+                Quick::NotCounted => tally::alloc_rest(p, size),
+            };
         }
     }
     alloc_rest(p, size)
@@ -104,24 +106,64 @@ fn take(p: *mut u8) -> Option<[u64; 3]> {
     }
 }
 
-/// Frees a block allocated by [`alloc`].
+/// Frees a block allocated by [`alloc`]. Every case but the unsampled block's quick count
+/// ends in a tail call, so that this needs no stack frame of its own.
 #[inline(always)]
 pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
-    let size = layout.size();
-    // Out of the table before the address goes back to the allocator and to another thread.
-    if !(side::may_hold(p as usize) && free_sampled(p, size)) {
-        match tally::current() {
-            Some(s) => {
-                blocks::forget_last(Some(s));
-                if !tally::quick_dealloc_on(s, size) {
-                    tally::dealloc_rest(size);
-                }
-            }
-            None => unsampled_free_rest(size),
+    // SAFETY (each case): the caller's pointer and layout, as allocated by `inner`.
+    unsafe {
+        if side::may_hold(p as usize) {
+            return dealloc_maybe_sampled(inner, p, layout);
+        }
+        let Some(s) = tally::current() else {
+            return dealloc_rest(inner, p, layout);
+        };
+        blocks::forget_last(Some(s));
+        match tally::quick_dealloc_on(s, layout.size()) {
+            Quick::Counted => inner.dealloc(p, layout),
+            Quick::PastLimit => dealloc_past_limit(inner, p, layout),
+            Quick::NotCounted => dealloc_rest(inner, p, layout),
         }
     }
-    // SAFETY: the caller's pointer and layout, as allocated by `inner`.
-    unsafe { inner.dealloc(p, layout) };
+}
+
+/// [`dealloc`] of a block the side table may hold: its record comes out before the address
+/// goes back to the allocator and to another thread.
+///
+/// # Safety
+/// [`dealloc`]'s contract.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_maybe_sampled<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
+    if !free_sampled(p, layout.size()) {
+        unsampled_free_rest(layout.size());
+    }
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(p, layout) }
+}
+
+/// [`dealloc`] of an unsampled block whose count left the thread past its limit.
+///
+/// # Safety
+/// [`dealloc`]'s contract.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_past_limit<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
+    tally::over_limit();
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(p, layout) }
+}
+
+/// [`dealloc`] of an unsampled block when the quick count could not count it.
+///
+/// # Safety
+/// [`dealloc`]'s contract.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_rest<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
+    unsampled_free_rest(layout.size());
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(p, layout) }
 }
 
 /// Counts the free of an unsampled block by a thread without a slot yet (which this claims).
@@ -182,8 +224,12 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         None => match tally::current() {
             Some(s) => {
                 blocks::forget_last(Some(s));
-                if !tally::quick_realloc_on(s, layout.size(), new_size) {
-                    return tally::realloc_rest(moved, layout.size(), new_size);
+                match tally::quick_realloc_on(s, layout.size(), new_size) {
+                    Quick::Counted => {}
+                    Quick::PastLimit => return tally::over_limit_then(moved),
+                    Quick::NotCounted => {
+                        return tally::realloc_rest(moved, layout.size(), new_size)
+                    }
                 }
             }
             None => unsampled_realloc_rest(layout.size(), new_size),

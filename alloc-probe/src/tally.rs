@@ -321,72 +321,132 @@ pub(crate) fn on_alloc(size: usize) {
 // caller then takes the general path, out of line, so that these compile to a few
 // instructions.
 
+/// What a quick count did.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quick {
+    Counted,
+    /// Counted, and the thread's share is now past its limit: [`over_limit`] must follow
+    /// (before a freed block goes back to the allocator).
+    PastLimit,
+    /// Nothing: the general path must count it.
+    NotCounted,
+}
+
+impl Quick {
+    #[inline(always)]
+    fn counted(past: bool) -> Quick {
+        if past {
+            Quick::PastLimit
+        } else {
+            Quick::Counted
+        }
+    }
+}
+
 /// Counts an allocation of `size` bytes, if this thread's path is known.
 #[inline(always)]
-pub(crate) fn quick_alloc(size: usize) -> bool {
-    current().is_some_and(|s| quick_alloc_on(s, size))
+pub(crate) fn quick_alloc(size: usize) -> Quick {
+    match current() {
+        Some(s) => quick_alloc_on(s, size),
+        None => Quick::NotCounted,
+    }
 }
 
 /// [`quick_alloc`] on this thread's slot `s`.
 #[inline(always)]
-pub(crate) fn quick_alloc_on(s: &Slot, size: usize) -> bool {
+pub(crate) fn quick_alloc_on(s: &Slot, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
-    let now = if path == sections::LONE {
+    let (now, past) = if path == sections::LONE {
         peak::lone_grow(s, n)
     } else if path == sections::LOCKED {
-        peak::grow(s, false, n)
+        peak::locked_grow(s, n)
     } else {
-        return false;
+        return Quick::NotCounted;
     };
     bump(&s.allocs, 1);
     s.raise_peak(now);
-    true
+    Quick::counted(past)
 }
 
 /// Counts a free of `size` bytes, if this thread's path is known.
 #[inline(always)]
-pub(crate) fn quick_dealloc(size: usize) -> bool {
-    current().is_some_and(|s| quick_dealloc_on(s, size))
+pub(crate) fn quick_dealloc(size: usize) -> Quick {
+    match current() {
+        Some(s) => quick_dealloc_on(s, size),
+        None => Quick::NotCounted,
+    }
 }
 
 /// [`quick_dealloc`] on this thread's slot `s`.
 #[inline(always)]
-pub(crate) fn quick_dealloc_on(s: &Slot, size: usize) -> bool {
+pub(crate) fn quick_dealloc_on(s: &Slot, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
-    if path == sections::LONE {
+    let past = if path == sections::LONE {
         peak::lone_shrink(s, n);
+        false
     } else if path == sections::LOCKED {
-        peak::shrink(s, false, n);
+        peak::locked_shrink(s, n)
     } else {
-        return false;
-    }
+        return Quick::NotCounted;
+    };
     bump(&s.deallocs, 1);
-    true
+    Quick::counted(past)
 }
 
 /// Counts a reallocation from `old` to `new` bytes, if this thread's path is known.
 #[inline(always)]
-pub(crate) fn quick_realloc(old: usize, new: usize) -> bool {
-    current().is_some_and(|s| quick_realloc_on(s, old, new))
+pub(crate) fn quick_realloc(old: usize, new: usize) -> Quick {
+    match current() {
+        Some(s) => quick_realloc_on(s, old, new),
+        None => Quick::NotCounted,
+    }
 }
 
 /// [`quick_realloc`] on this thread's slot `s`.
 #[inline(always)]
-pub(crate) fn quick_realloc_on(s: &Slot, old: usize, new: usize) -> bool {
+pub(crate) fn quick_realloc_on(s: &Slot, old: usize, new: usize) -> Quick {
     let (o, n) = (old as u64, new as u64);
     let path = s.path.load(Relaxed);
-    match (path, n >= o) {
-        (sections::LONE, true) => s.raise_peak(peak::lone_grow(s, n - o)),
-        (sections::LONE, false) => peak::lone_shrink(s, o - n),
-        (sections::LOCKED, true) => s.raise_peak(peak::grow(s, false, n - o)),
-        (sections::LOCKED, false) => peak::shrink(s, false, o - n),
-        _ => return false,
-    }
+    let past = match (path, n >= o) {
+        (sections::LONE, true) => {
+            let (now, past) = peak::lone_grow(s, n - o);
+            s.raise_peak(now);
+            past
+        }
+        (sections::LONE, false) => {
+            peak::lone_shrink(s, o - n);
+            false
+        }
+        (sections::LOCKED, true) => {
+            let (now, past) = peak::locked_grow(s, n - o);
+            s.raise_peak(now);
+            past
+        }
+        (sections::LOCKED, false) => peak::locked_shrink(s, o - n),
+        _ => return Quick::NotCounted,
+    };
     bump(&s.reallocs, 1);
     bump(&s.resized, o.min(n));
-    true
+    Quick::counted(past)
+}
+
+/// After [`Quick::PastLimit`]: a new peak, or a grant to renew (see `peak::over_limit`).
+#[cold]
+#[inline(never)]
+pub(crate) fn over_limit() {
+    if let Some(s) = current() {
+        peak::over_limit(s);
+    }
+}
+
+/// [`over_limit`], for an allocation or reallocation that returns `p`.
+#[cold]
+#[inline(never)]
+pub(crate) fn over_limit_then(p: *mut u8) -> *mut u8 {
+    over_limit();
+    p
 }
 
 /// [`quick_alloc`]'s other cases, out of line: a refused call, or a thread without a slot or
