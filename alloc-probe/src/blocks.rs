@@ -429,7 +429,7 @@ pub(crate) fn track_new(
         point: id,
         thread: local.serial,
         flags: 0,
-        birth: local.now() >> BIRTH_SHIFT,
+        birth: local.now(w) >> BIRTH_SHIFT,
         invocation,
     }
 }
@@ -497,7 +497,7 @@ pub(crate) fn untrack(
     };
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let local = unsafe { slot.local() };
-    sections::add(&c.lifetime_ticks, age(local.now()).saturating_mul(w), solo);
+    sections::add(&c.lifetime_ticks, age(local.now(w)).saturating_mul(w), solo);
     if local.last_alloc == user as usize {
         sections::add(&c.temporary, w, solo);
     }

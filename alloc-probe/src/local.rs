@@ -41,9 +41,12 @@ pub(crate) struct Local {
 pub(crate) const RECENT: usize = 64;
 
 /// Reading the time-stamp counter costs 12 to 20 ns in a virtual machine, as much as the
-/// rest of tracking a block; reading it on every 64th event of a thread keeps lifetimes at a
-/// resolution of a few microseconds (DHAT's unit is one) for a fraction of the cost. Births
-/// and deaths read the same lagging clock, so average lifetimes are not skewed by it.
+/// rest of tracking a block, so in `full` mode a thread reads it on every 64th tracked event
+/// only. While a thread allocates steadily, its clock then lags by the time of fewer than 64
+/// events, at births and deaths alike. A thread that goes quiet for a while leaves its clock
+/// behind until its 64th next event: a block that lived across the pause can be given a
+/// lifetime up to the pause's length too short. (Every 16th event cost about 1.5% more in
+/// the overhead bench.)
 const CLOCK_EVERY: u32 = 64;
 
 static SERIALS: AtomicU32 = AtomicU32::new(1);
@@ -65,12 +68,17 @@ impl Local {
         self.sample_left = self.sample_gap();
     }
 
-    /// The thread's coarse clock, in ticks: the time-stamp counter as of at most
-    /// `CLOCK_EVERY` tracked events ago.
+    /// The thread's clock for a tracked event of a block of weight `w`, in ticks. In `full`
+    /// mode (`w` is [`UNIT_FULL`](crate::sites::UNIT_FULL)) a coarse one: the time-stamp
+    /// counter as of at most `CLOCK_EVERY` tracked events ago. A sampled block's events are
+    /// rare, so they read the counter.
     #[inline(always)]
-    pub(crate) fn now(&mut self) -> u64 {
+    pub(crate) fn now(&mut self, w: u64) -> u64 {
         self.clock_events = self.clock_events.wrapping_add(1);
-        if self.clock_events.is_multiple_of(CLOCK_EVERY) || self.clock == 0 {
+        if w != crate::sites::UNIT_FULL
+            || self.clock_events.is_multiple_of(CLOCK_EVERY)
+            || self.clock == 0
+        {
             self.clock = crate::clock::ticks();
         }
         self.clock

@@ -152,8 +152,9 @@ pub fn live_counter() -> u64 {
     crate::peak::counter()
 }
 
-/// Tests only: the next time the lone writer's share passes the peak outside an update
-/// section, it pauses for `ns` nanoseconds before raising the peak (see `peak::lone_grow`).
+/// Tests only: the next time a thread's share passes its limit outside an update section
+/// (for the lone writer, the peak), it pauses for `ns` nanoseconds before it raises the peak
+/// or renews its grant (see `peak::over_limit`).
 #[doc(hidden)]
 pub fn pause_lone_peak(ns: u64) {
     crate::peak::TEST_PAUSE.store(ns, std::sync::atomic::Ordering::SeqCst);

@@ -126,7 +126,7 @@ fn new_peak() {
 #[inline(always)]
 pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
     let (now, past) = if solo {
-        // Inside the section the path cannot change: only the limit counts.
+        // Inside a section the switch waits for its end: only the limit counts.
         let sh = &s.share;
         let v = sh.ups.load(Relaxed).wrapping_add(n);
         sh.ups.store(v, Relaxed);
@@ -312,8 +312,8 @@ fn lease(s: &Slot) -> bool {
 fn settle(me: Option<&Slot>) {
     let mine = me.map_or(ptr::null(), |s| s as *const Slot);
     // After this, a thread's next event waits for the lock; one in flight is seen (the
-    // store-then-load orders on both sides, also for an event that began lone: see
-    // `lone_grow`), or is that thread's one last change.
+    // store-then-load orders on both sides; an event that began lone and ended shared takes
+    // the lock: see `lone_grow`), or is that thread's one last change.
     for w in crate::tally::slots() {
         if !ptr::eq(w, mine) {
             w.share.limit.swap(FROZEN, SeqCst);

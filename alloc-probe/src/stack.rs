@@ -39,7 +39,11 @@ impl Captured {
     }
 }
 
-/// Reads this function's frame pointer.
+/// Reads the frame-pointer register: with frame pointers, the frame record of the function
+/// this is inlined into. A walk may start there only while that function is running: read
+/// it in the function that calls `capture` or `first_live` (not in one that returns or
+/// tail-calls before the walk). Without frame pointers the register holds anything; the
+/// walks check what they read.
 #[inline(always)]
 pub(crate) fn frame_pointer() -> usize {
     let fp: usize;
@@ -83,10 +87,16 @@ pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, ou
     out.complete = false;
     out.len = 0;
     out.hash = 0;
-    if !valid(fp, lo, hi) {
+    // A frame record the walk may start from lies above this function's own frame. Anything
+    // else came from a register that holds no frame pointer (a build without them): the
+    // unwinder then captures the stack, the slow way.
+    let here = 0u8;
+    if !valid(fp, lo, hi) || fp < std::ptr::addr_of!(here) as usize {
+        crate::unwind::capture(start, hi, out);
         return;
     }
-    // SAFETY: `fp` lies within this thread's live stack, word-aligned, with 16 bytes left.
+    // SAFETY: `fp` lies within this thread's live stack, above this function's frame,
+    // word-aligned, with 16 bytes left.
     out.ips[0] = unsafe { *((fp + 8) as *const usize) };
     // Hashed as we go, one cheap step per frame.
     let mut h = out.ips[0] as u64;
@@ -173,6 +183,11 @@ pub(crate) fn first_live(
 ) -> usize {
     // Any frame on the current chain will do: the allocator entry's, not this function's.
     let mut cur = start;
+    // As in `capture`: a start below this function's frame is not a frame record.
+    let here = 0u8;
+    if cur < std::ptr::addr_of!(here) as usize {
+        return frames.len();
+    }
     // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.
     for (i, &rel) in frames.iter().enumerate() {
         let want = hi.wrapping_sub(rel as usize);

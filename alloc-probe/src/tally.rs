@@ -316,13 +316,15 @@ pub(crate) fn on_alloc(size: usize) {
 // The paths of `counts` mode, and of `sampled` mode's unsampled blocks. An event there
 // touches no counter other threads write, only this thread's slot, so it needs no update
 // section: the lone writer stores its share plainly and compares it with its limit (see
-// `peak::lone_grow`), a thread past the switch makes the locked exchange. These return false,
-// having counted nothing, where the thread has no slot or its path is not known yet; the
-// caller then takes the general path, out of line, so that these compile to a few
-// instructions.
+// `peak::lone_grow`), a thread past the switch makes the locked exchange. They say what they
+// did ([`Quick`]): where the thread has no slot or its path is not known yet they count
+// nothing, and the caller takes the general path; where the share passed its limit the
+// caller calls [`over_limit`]. Both out of line, and after the event, so that these compile
+// to a few instructions and their callers end in tail calls.
 
 /// What a quick count did.
 #[derive(Clone, Copy, PartialEq, Eq)]
+#[must_use]
 pub(crate) enum Quick {
     Counted,
     /// Counted, and the thread's share is now past its limit: [`over_limit`] must follow

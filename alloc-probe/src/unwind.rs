@@ -30,16 +30,48 @@ mod ffi {
     }
 }
 
+/// Which frames at the top of the unwound stack, alloc-probe's own, a walk leaves out.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[derive(Clone, Copy)]
+enum Skip {
+    /// Those below the frame record at this address, the allocator entry's that the frame
+    /// walk starts from, so that `ips[0]` is, as in a frame walk, the return address saved
+    /// in it.
+    Below(usize),
+    /// This many: this module's `capture` and the frame walk's. For a start that is not a
+    /// frame record on the unwound chain (a function built without frame pointers holds
+    /// something else in the frame-pointer register), which would otherwise leave out the
+    /// whole stack, or the caller's part of it.
+    Count(usize),
+}
+
 /// What the callback fills in.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 struct Walk<'a> {
     out: &'a mut Captured,
     hi: usize,
-    /// The frame the walk starts from: frames below it (ours) are skipped, so that `ips[0]`
-    /// is, as in a frame walk, the return address saved in it.
-    start: usize,
+    skip: Skip,
+    /// Frames seen so far, ours included.
+    seen: usize,
     /// Return addresses recorded.
     kept: usize,
+}
+
+/// The first pass: whether some frame on the unwound chain has its record at `*arg`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" fn find(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::ffi::c_int {
+    // SAFETY: `arg` is the `(start, found)` pair `capture` passed, alive for the whole call.
+    let (start, found) = unsafe { &mut *(arg as *mut (usize, bool)) };
+    // SAFETY: `ctx` is the unwinder's context for the current frame.
+    let record = unsafe { ffi::_Unwind_GetCFA(ctx) }.saturating_sub(16);
+    if record == *start {
+        *found = true;
+        return ffi::NORMAL_STOP;
+    }
+    if record > *start {
+        return ffi::NORMAL_STOP;
+    }
+    ffi::NO_REASON
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -50,7 +82,12 @@ extern "C" fn step(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::f
     let (ip, cfa) = unsafe { (ffi::_Unwind_GetIP(ctx), ffi::_Unwind_GetCFA(ctx)) };
     // The context of function F gives the return address into F's caller and F's CFA, 16
     // bytes above F's frame record.
-    if cfa.saturating_sub(16) < w.start {
+    w.seen += 1;
+    let ours = match w.skip {
+        Skip::Below(start) => cfa.saturating_sub(16) < start,
+        Skip::Count(n) => w.seen <= n,
+    };
+    if ours {
         return ffi::NO_REASON;
     }
     let n = w.kept;
@@ -80,10 +117,21 @@ pub(crate) fn capture(start: usize, hi: usize, out: &mut Captured) -> bool {
     {
         out.len = 0;
         out.complete = false;
+        // Two passes (this is the rare, slow path): the first finds out whether `start` is a
+        // frame record on the chain.
+        let mut probe = (start, false);
+        // SAFETY: `find` matches the callback type and only touches `probe`, which outlives
+        // the call.
+        unsafe { ffi::_Unwind_Backtrace(find, &mut probe as *mut (usize, bool) as *mut _) };
         let mut w = Walk {
             out,
             hi,
-            start,
+            skip: if probe.1 {
+                Skip::Below(start)
+            } else {
+                Skip::Count(2)
+            },
+            seen: 0,
             kept: 0,
         };
         // SAFETY: `step` matches the callback type and only touches `w`, which outlives the
