@@ -265,7 +265,7 @@ impl<A: GlobalAlloc> Probe<A> {
         unsafe {
             match tally::quick_dealloc(layout.size()) {
                 Quick::Counted => self.inner.dealloc(ptr, layout),
-                Quick::PastLimit => counted_dealloc_past_limit(&self.inner, ptr, layout),
+                Quick::PastLimit => tally::over_limit_then_free(&self.inner, ptr, layout),
                 Quick::NotCounted => counted_dealloc_rest(&self.inner, ptr, layout),
             }
         }
@@ -284,19 +284,6 @@ impl<A: GlobalAlloc> Probe<A> {
             Quick::NotCounted => tally::realloc_rest(p, layout.size(), new),
         }
     }
-}
-
-/// `counts` mode's free when [`tally::quick_dealloc`] counted it but left the thread past its
-/// limit (frozen): out of line, as below.
-///
-/// # Safety
-/// `GlobalAlloc::dealloc`'s contract for `inner`.
-#[cold]
-#[inline(never)]
-unsafe fn counted_dealloc_past_limit<A: GlobalAlloc>(inner: &A, ptr: *mut u8, layout: Layout) {
-    tally::over_limit();
-    // SAFETY: the caller's contract.
-    unsafe { inner.dealloc(ptr, layout) }
 }
 
 /// `counts` mode's free when [`tally::quick_dealloc`] could not count it: out of line, so

@@ -121,7 +121,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
         blocks::forget_last(Some(s));
         match tally::quick_dealloc_on(s, layout.size()) {
             Quick::Counted => inner.dealloc(p, layout),
-            Quick::PastLimit => dealloc_past_limit(inner, p, layout),
+            Quick::PastLimit => tally::over_limit_then_free(inner, p, layout),
             Quick::NotCounted => dealloc_rest(inner, p, layout),
         }
     }
@@ -138,18 +138,6 @@ unsafe fn dealloc_maybe_sampled<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: L
     if !free_sampled(p, layout.size()) {
         unsampled_free_rest(layout.size());
     }
-    // SAFETY: the caller's contract.
-    unsafe { inner.dealloc(p, layout) }
-}
-
-/// [`dealloc`] of an unsampled block whose count left the thread past its limit.
-///
-/// # Safety
-/// [`dealloc`]'s contract.
-#[cold]
-#[inline(never)]
-unsafe fn dealloc_past_limit<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
-    tally::over_limit();
     // SAFETY: the caller's contract.
     unsafe { inner.dealloc(p, layout) }
 }

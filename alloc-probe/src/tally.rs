@@ -443,6 +443,19 @@ pub(crate) fn over_limit() {
     }
 }
 
+/// [`over_limit`], for a free: then gives the block back to `inner`. Out of line, so that the
+/// caller's fast path ends in a tail call.
+///
+/// # Safety
+/// `GlobalAlloc::dealloc`'s contract for `inner`, `p` and `layout`.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn over_limit_then_free<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
+    over_limit();
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(p, layout) }
+}
+
 /// [`over_limit`], for an allocation or reallocation that returns `p`.
 #[cold]
 #[inline(never)]
