@@ -38,7 +38,8 @@ enum Skip {
     /// walk starts from, so that `ips[0]` is, as in a frame walk, the return address saved
     /// in it.
     Below(usize),
-    /// This many: this module's `capture` and the frame walk's. For a start that is not a
+    /// This many: this module's `capture` and its caller, alloc-probe's own (reports drop any
+    /// more of ours by symbol). For a start that is not a
     /// frame record on the unwound chain (a function built without frame pointers holds
     /// something else in the frame-pointer register), which would otherwise leave out the
     /// whole stack, or the caller's part of it.
