@@ -15,7 +15,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config;
-use crate::local::{Local, RECENT};
+use crate::local::Local;
 use crate::probe::inner_alloc;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
@@ -388,19 +388,8 @@ pub(crate) fn track_new(
         return Header::default();
     }
     stack::capture(start, local.lo, local.hi, &mut local.bottom, &mut local.cap);
-    let hash = local.cap.hash;
-    let entry = &mut local.recent[hash as usize & (RECENT - 1)];
-    // SAFETY: a non-null entry points to a program point, and points are never freed.
-    let (id, p) = match unsafe { entry.1.as_ref() } {
-        Some(p) if entry.0 == hash && p.matches(hash, &local.cap) => (entry.2, p),
-        _ => {
-            let id = sites::intern(&local.cap);
-            let Some(p) = sites::get(id) else {
-                return Header::default();
-            };
-            *entry = (hash, p as *const sites::Point, id);
-            (id, p)
-        }
+    let Some((id, p)) = local.recent.point(&local.cap) else {
+        return Header::default();
     };
     let n = size as u64;
     note_change(p);

@@ -28,17 +28,12 @@ pub(crate) struct Local {
     pub scopes: ScopeStack,
     /// Scratch space for stack capture, kept here rather than on a possibly small stack.
     pub cap: Captured,
-    /// A coarse clock for block lifetimes: read on one tracked event in `CLOCK_EVERY`.
+    /// A coarse clock for block lifetimes (see [`Local::now`]).
     clock: u64,
     clock_events: u32,
-    /// The program points of stacks this thread captured lately, direct-mapped by the stack's
-    /// hash: `(hash, point, id)`, all zero where empty. A hit is still compared with the stack
-    /// in full; it saves the shared index's probe and the point's lookup by id.
-    pub recent: [(u64, *const crate::sites::Point, u32); RECENT],
+    /// The program points of the stacks this thread captured lately.
+    pub recent: crate::sites::Recent,
 }
-
-/// Entries of [`Local::recent`]: a power of two.
-pub(crate) const RECENT: usize = 64;
 
 /// Reading the time-stamp counter costs 12 to 20 ns in a virtual machine, as much as the
 /// rest of tracking a block, so in `full` mode a thread reads it on every 64th tracked event

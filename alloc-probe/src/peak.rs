@@ -125,13 +125,10 @@ fn new_peak() {
 /// This thread's live bytes grew by `n`, inside a section. Returns its share now.
 #[inline(always)]
 pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
+    // Inside a section the switch waits for its end: a path it changed meanwhile only sends
+    // the event to `past_limit`, which is still the lone writer's to run.
     let (now, past) = if solo {
-        // Inside a section the switch waits for its end: only the limit counts.
-        let sh = &s.share;
-        let v = sh.ups.load(Relaxed).wrapping_add(n);
-        sh.ups.store(v, Relaxed);
-        let now = v.wrapping_sub(sh.downs.load(Relaxed));
-        (now, (now as i64) > (sh.limit.load(Relaxed) as i64))
+        lone_grow(s, n)
     } else {
         locked_grow(s, n)
     };
@@ -185,13 +182,9 @@ pub(crate) fn locked_grow(s: &Slot, n: u64) -> (u64, bool) {
 #[inline(never)]
 pub(crate) fn over_limit(s: &Slot) {
     pause_for_tests();
-    if crate::sections::try_solo(s) {
-        past_limit(s, true, s.share.net());
-        crate::sections::end(Some(s), true);
-    } else {
-        crate::sections::to_locked(Some(s));
-        over_grant(s);
-    }
+    let solo = crate::sections::begin(Some(s));
+    past_limit(s, solo, s.share.net());
+    crate::sections::end(Some(s), solo);
 }
 
 /// The lone writer's live bytes shrank by `n`, outside a section (as [`lone_grow`]). No

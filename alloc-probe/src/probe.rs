@@ -136,7 +136,7 @@ impl<A: GlobalAlloc> Probe<A> {
         if p.is_null() {
             return tally::alloc_rest(p, layout.size());
         }
-        match tally::quick_alloc(layout.size()) {
+        match tally::quick(|s| tally::quick_alloc(s, layout.size())) {
             Quick::Counted => p,
             Quick::PastLimit => tally::over_limit_then(p),
             Quick::NotCounted => tally::alloc_rest(p, layout.size()),
@@ -263,7 +263,7 @@ impl<A: GlobalAlloc> Probe<A> {
         // SAFETY (each case): `ptr` came from this allocator, hence from `inner`, with this
         // layout.
         unsafe {
-            match tally::quick_dealloc(layout.size()) {
+            match tally::quick(|s| tally::quick_dealloc(s, layout.size())) {
                 Quick::Counted => self.inner.dealloc(ptr, layout),
                 Quick::PastLimit => tally::over_limit_then_free(&self.inner, ptr, layout),
                 Quick::NotCounted => counted_dealloc_rest(&self.inner, ptr, layout),
@@ -278,7 +278,7 @@ impl<A: GlobalAlloc> Probe<A> {
         if p.is_null() {
             return tally::realloc_rest(p, layout.size(), new);
         }
-        match tally::quick_realloc(layout.size(), new) {
+        match tally::quick(|s| tally::quick_realloc(s, layout.size(), new)) {
             Quick::Counted => p,
             Quick::PastLimit => tally::over_limit_then(p),
             Quick::NotCounted => tally::realloc_rest(p, layout.size(), new),
@@ -294,7 +294,7 @@ impl<A: GlobalAlloc> Probe<A> {
 #[cold]
 #[inline(never)]
 unsafe fn counted_dealloc_rest<A: GlobalAlloc>(inner: &A, ptr: *mut u8, layout: Layout) {
-    tally::dealloc_rest(layout.size());
+    tally::on_dealloc(layout.size());
     // SAFETY: the caller's contract.
     unsafe { inner.dealloc(ptr, layout) }
 }

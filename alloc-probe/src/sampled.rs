@@ -30,7 +30,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
                 return alloc_sampled(p, size, w);
             }
             local.last_alloc = 0;
-            return match tally::quick_alloc_on(s, size) {
+            return match tally::quick_alloc(s, size) {
                 Quick::Counted => p,
                 Quick::PastLimit => tally::over_limit_then(p),
                 Quick::NotCounted => tally::alloc_rest(p, size),
@@ -119,7 +119,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
             return dealloc_rest(inner, p, layout);
         };
         blocks::forget_last(Some(s));
-        match tally::quick_dealloc_on(s, layout.size()) {
+        match tally::quick_dealloc(s, layout.size()) {
             Quick::Counted => inner.dealloc(p, layout),
             Quick::PastLimit => tally::over_limit_then_free(inner, p, layout),
             Quick::NotCounted => dealloc_rest(inner, p, layout),
@@ -212,7 +212,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
         None => match tally::current() {
             Some(s) => {
                 blocks::forget_last(Some(s));
-                match tally::quick_realloc_on(s, layout.size(), new_size) {
+                match tally::quick_realloc(s, layout.size(), new_size) {
                     Quick::Counted => {}
                     Quick::PastLimit => return tally::over_limit_then(moved),
                     Quick::NotCounted => {

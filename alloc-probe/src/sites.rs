@@ -107,7 +107,7 @@ impl Point {
         &self.frames[..self.len as usize]
     }
 
-    pub(crate) fn matches(&self, hash: u64, c: &Captured) -> bool {
+    fn matches(&self, hash: u64, c: &Captured) -> bool {
         self.hash == hash
             && self.len as usize == c.len
             && self.ips[..=c.len] == c.ips[..=c.len]
@@ -188,6 +188,34 @@ pub(crate) fn footprint() -> (u64, u64) {
 /// How many points exist.
 pub(crate) fn count() -> u32 {
     TABLE.count.load(Acquire)
+}
+
+/// Entries of a thread's [`Recent`]: a power of two.
+const RECENT: usize = 64;
+
+/// The program points of stacks one thread captured lately, direct-mapped by the stack's
+/// hash: `(hash, point, id)`, all zero where empty (a `Local` starts zeroed). A hit is still
+/// compared with the stack in full; it saves the shared index's probe and the lookup by id.
+/// Points are never freed, so an entry stays valid whoever owns the slot later.
+pub(crate) struct Recent([(u64, *const Point, u32); RECENT]);
+
+impl Recent {
+    /// The id and point of stack `c`: the cached ones, or [`intern`]'s (then cached). `None`
+    /// if it cannot be interned.
+    #[inline(always)]
+    pub(crate) fn point(&mut self, c: &Captured) -> Option<(u32, &'static Point)> {
+        let entry = &mut self.0[c.hash as usize & (RECENT - 1)];
+        // SAFETY: a non-null entry points to a program point, and points are never freed.
+        if let Some(p) = unsafe { entry.1.as_ref() } {
+            if entry.0 == c.hash && p.matches(c.hash, c) {
+                return Some((entry.2, p));
+            }
+        }
+        let id = intern(c);
+        let p = get(id)?;
+        *entry = (c.hash, p as *const Point, id);
+        Some((id, p))
+    }
 }
 
 /// The id of the point for this stack, interning it if new; 0 if out of memory.

@@ -322,6 +322,12 @@ pub(crate) fn on_alloc(size: usize) {
 // caller calls [`over_limit`]. Both out of line, and after the event, so that these compile
 // to a few instructions and their callers end in tail calls.
 
+/// `f` (a quick count) on this thread's slot; [`Quick::NotCounted`] if it has none.
+#[inline(always)]
+pub(crate) fn quick(f: impl FnOnce(&Slot) -> Quick) -> Quick {
+    current().map_or(Quick::NotCounted, f)
+}
+
 /// What a quick count did.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -345,18 +351,9 @@ impl Quick {
     }
 }
 
-/// Counts an allocation of `size` bytes, if this thread's path is known.
+/// Counts an allocation of `size` bytes on this thread's slot `s`, if its path is known.
 #[inline(always)]
-pub(crate) fn quick_alloc(size: usize) -> Quick {
-    match current() {
-        Some(s) => quick_alloc_on(s, size),
-        None => Quick::NotCounted,
-    }
-}
-
-/// [`quick_alloc`] on this thread's slot `s`.
-#[inline(always)]
-pub(crate) fn quick_alloc_on(s: &Slot, size: usize) -> Quick {
+pub(crate) fn quick_alloc(s: &Slot, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
     let (now, past) = if path == sections::LONE {
@@ -371,18 +368,9 @@ pub(crate) fn quick_alloc_on(s: &Slot, size: usize) -> Quick {
     Quick::counted(past)
 }
 
-/// Counts a free of `size` bytes, if this thread's path is known.
+/// Counts a free of `size` bytes on this thread's slot `s`, if its path is known.
 #[inline(always)]
-pub(crate) fn quick_dealloc(size: usize) -> Quick {
-    match current() {
-        Some(s) => quick_dealloc_on(s, size),
-        None => Quick::NotCounted,
-    }
-}
-
-/// [`quick_dealloc`] on this thread's slot `s`.
-#[inline(always)]
-pub(crate) fn quick_dealloc_on(s: &Slot, size: usize) -> Quick {
+pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
     let past = if path == sections::LONE {
@@ -397,18 +385,9 @@ pub(crate) fn quick_dealloc_on(s: &Slot, size: usize) -> Quick {
     Quick::counted(past)
 }
 
-/// Counts a reallocation from `old` to `new` bytes, if this thread's path is known.
+/// Counts a reallocation from `old` to `new` bytes on this thread's slot `s`, if its path is known.
 #[inline(always)]
-pub(crate) fn quick_realloc(old: usize, new: usize) -> Quick {
-    match current() {
-        Some(s) => quick_realloc_on(s, old, new),
-        None => Quick::NotCounted,
-    }
-}
-
-/// [`quick_realloc`] on this thread's slot `s`.
-#[inline(always)]
-pub(crate) fn quick_realloc_on(s: &Slot, old: usize, new: usize) -> Quick {
+pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
     let (o, n) = (old as u64, new as u64);
     let path = s.path.load(Relaxed);
     let past = match (path, n >= o) {
@@ -475,13 +454,6 @@ pub(crate) fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
         on_alloc(size);
     }
     p
-}
-
-/// [`quick_dealloc`]'s other cases, out of line.
-#[cold]
-#[inline(never)]
-pub(crate) fn dealloc_rest(size: usize) {
-    on_dealloc(size);
 }
 
 /// [`quick_realloc`]'s other cases, out of line: as [`alloc_rest`].
