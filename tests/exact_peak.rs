@@ -106,15 +106,5 @@ fn child() {
 }
 
 fn main() {
-    if rerun::is_child("EXACT_PEAK_CHILD") {
-        child();
-        return;
-    }
-    for mode in ["counts", "sampled", "full"] {
-        for run in 0..3 {
-            let what = format!("{mode}, run {run}");
-            rerun::run_child("EXACT_PEAK_CHILD", &[("ALLOC_PROBE_MODE", mode)], &what);
-        }
-    }
-    rerun::passed("exact_peak");
+    rerun::main("exact_peak", &["counts", "sampled", "full"], 3, &[], child);
 }

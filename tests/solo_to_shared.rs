@@ -75,18 +75,11 @@ fn child() {
 }
 
 fn main() {
-    if rerun::is_child("SOLO_TO_SHARED_CHILD") {
-        child();
-        return;
-    }
-    for mode in ["counts", "sampled", "full"] {
-        for run in 0..30 {
-            rerun::run_child(
-                "SOLO_TO_SHARED_CHILD",
-                &[("ALLOC_PROBE_MODE", mode)],
-                &format!("{mode} mode, run {run}"),
-            );
-        }
-    }
-    rerun::passed("solo_to_shared");
+    rerun::main(
+        "solo_to_shared",
+        &["counts", "sampled", "full"],
+        30,
+        &[],
+        child,
+    );
 }

@@ -39,25 +39,40 @@ impl Captured {
     }
 }
 
+/// Reads a register by its x86-64 and AArch64 names (0 on other targets).
+macro_rules! read_register {
+    ($x86_64:literal, $aarch64:literal) => {{
+        let v: usize;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: copies a register; no memory access.
+        unsafe {
+            core::arch::asm!(
+                concat!("mov {}, ", $x86_64),
+                out(reg) v,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: copies a register; no memory access.
+        unsafe {
+            core::arch::asm!(
+                concat!("mov {}, ", $aarch64),
+                out(reg) v,
+                options(nomem, nostack, preserves_flags)
+            )
+        };
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            v = 0;
+        }
+        v
+    }};
+}
+
 /// Reads the stack-pointer register: every frame record a walk may read lies above it.
 #[inline(always)]
 fn stack_pointer() -> usize {
-    let sp: usize;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: copies the stack-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: copies the stack-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        sp = 0;
-    }
-    sp
+    read_register!("rsp", "sp")
 }
 
 /// Reads the frame-pointer register: with frame pointers, the frame record of the function
@@ -67,22 +82,7 @@ fn stack_pointer() -> usize {
 /// walks check what they read.
 #[inline(always)]
 pub(crate) fn frame_pointer() -> usize {
-    let fp: usize;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: copies the frame-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: copies the frame-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        fp = 0;
-    }
-    fp
+    read_register!("rbp", "x29")
 }
 
 /// Whether `fp` can be read as a frame record inside `[lo, hi)`.
@@ -208,7 +208,6 @@ pub(crate) fn first_live(
 ) -> usize {
     // Any frame on the current chain will do: the allocator entry's, not this function's.
     let mut cur = start;
-
     // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.
     for (i, &rel) in frames.iter().enumerate() {
         let want = hi.wrapping_sub(rel as usize);

@@ -39,10 +39,9 @@ enum Skip {
     /// in it.
     Below(usize),
     /// This many: this module's `capture` and its caller, alloc-probe's own (reports drop any
-    /// more of ours by symbol). For a start that is not a
-    /// frame record on the unwound chain (a function built without frame pointers holds
-    /// something else in the frame-pointer register), which would otherwise leave out the
-    /// whole stack, or the caller's part of it.
+    /// more of ours by symbol). For a start that is not a frame record on the unwound chain
+    /// (a function built without frame pointers holds something else in the frame-pointer
+    /// register), which would otherwise leave out the whole stack, or the caller's part of it.
     Count(usize),
 }
 

@@ -3,29 +3,32 @@
 
 use std::process::Command;
 
-/// Whether this process is the child, marked by the environment variable `marker`.
-pub fn is_child(marker: &str) -> bool {
-    std::env::var_os(marker).is_some()
-}
-
-/// Runs this test binary again as a child with `marker` and `env` set (and no report at exit),
-/// and fails, with the child's stderr, unless it succeeds. `what` names the run in a failure.
-pub fn run_child(marker: &str, env: &[(&str, &str)], what: &str) {
+/// The `main` of such a test, `name`: in the child, runs `child`; otherwise runs the child
+/// `runs` times in each of `modes` (`ALLOC_PROBE_MODE`, with `env` besides), failing with the
+/// child's stderr at the first run that fails, then prints what libtest prints for one passed
+/// test, for `cargo test`'s summary.
+pub fn main(name: &str, modes: &[&str], runs: usize, env: &[(&str, &str)], child: fn()) {
+    let marker = format!("{}_CHILD", name.to_uppercase());
+    if std::env::var_os(&marker).is_some() {
+        child();
+        return;
+    }
     let exe = std::env::current_exe().unwrap();
-    let out = Command::new(&exe)
-        .env(marker, "1")
-        .env("ALLOC_PROBE_REPORT", "off")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Prints what libtest prints for one passed test, for `cargo test`'s summary.
-pub fn passed(name: &str) {
+    for mode in modes {
+        for run in 0..runs {
+            let out = Command::new(&exe)
+                .env(&marker, "1")
+                .env("ALLOC_PROBE_REPORT", "off")
+                .env("ALLOC_PROBE_MODE", mode)
+                .envs(env.iter().copied())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{mode} mode, run {run}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
     println!("test {name} ... ok\n\ntest result: ok. 1 passed; 0 failed");
 }
