@@ -109,6 +109,8 @@ unsafe fn write(user: *mut u8, h: Header) {
 /// `Probe` stays small (no registers saved for a path it does not take).
 #[inline(never)]
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
+    // The frame the stack walk starts from (see `stack::frame_pointer`).
+    let start = stack::frame_pointer();
     if !in_band(layout) {
         // SAFETY: the caller's layout is passed on unchanged.
         let p = unsafe { inner_alloc(inner, layout, zeroed) };
@@ -122,14 +124,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
         let slot = tally::slot();
         let solo = sections::begin(slot);
         let (h, w) = (
-            track_new(
-                stack::frame_pointer(),
-                slot,
-                p,
-                layout.size(),
-                UNIT_FULL,
-                solo,
-            ),
+            track_new(start, slot, p, layout.size(), UNIT_FULL, solo),
             UNIT_FULL,
         );
         let [a, b] = h.encode();
@@ -166,14 +161,7 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
     }
     let slot = tally::slot();
     let solo = sections::begin(slot);
-    let h = track_new(
-        stack::frame_pointer(),
-        slot,
-        user,
-        layout.size(),
-        UNIT_FULL,
-        solo,
-    );
+    let h = track_new(start, slot, user, layout.size(), UNIT_FULL, solo);
     // SAFETY: as above.
     unsafe { write(user, h) };
     tally::count_alloc(slot, layout.size(), solo);
@@ -184,21 +172,15 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
 /// Frees a block allocated by [`alloc`].
 #[inline(never)]
 pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: Layout) {
+    // The frame the liveness walk starts from (see `stack::frame_pointer`).
+    let start = stack::frame_pointer();
     if !in_band(layout) {
         if let Some([a, b, w]) = side::remove(user as usize) {
             let slot = tally::slot();
             let solo = sections::begin(slot);
             let h = Header::decode([a, b]);
             if h.point != 0 {
-                untrack(
-                    stack::frame_pointer(),
-                    slot,
-                    user,
-                    layout.size(),
-                    h,
-                    w,
-                    solo,
-                );
+                untrack(start, slot, user, layout.size(), h, w, solo);
             }
             tally::count_dealloc(slot, layout.size(), solo);
             sections::end(slot, solo);
@@ -213,15 +195,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: L
         let slot = tally::slot();
         let solo = sections::begin(slot);
         if h.point != 0 {
-            untrack(
-                stack::frame_pointer(),
-                slot,
-                user,
-                layout.size(),
-                h,
-                UNIT_FULL,
-                solo,
-            );
+            untrack(start, slot, user, layout.size(), h, UNIT_FULL, solo);
         } else {
             forget_last(slot);
         }
