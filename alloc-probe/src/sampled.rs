@@ -96,16 +96,6 @@ fn entry(h: Header, w: u64) -> [u64; 3] {
     [a, b, w]
 }
 
-/// The side table's record of the block at `p`, if it was sampled.
-#[inline(always)]
-fn take(p: *mut u8) -> Option<[u64; 3]> {
-    if side::may_hold(p as usize) {
-        side::remove(p as usize)
-    } else {
-        None
-    }
-}
-
 /// Frees a block allocated by [`alloc`]. Every case but the unsampled block's quick count
 /// ends in a tail call, so that this needs no stack frame of its own.
 #[inline(always)]
@@ -189,15 +179,50 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
 }
 
 /// Reallocates a block allocated by [`alloc`]. A sampled block stays sampled with its weight;
-/// an unsampled one stays unsampled (the sampler decides once per block, at its birth).
-#[inline]
+/// an unsampled one stays unsampled (the sampler decides once per block, at its birth). As in
+/// [`dealloc`], a block the side table may hold goes out of line, so that an unsampled
+/// block's realloc costs the counts path and one bitmap load.
+#[inline(always)]
 pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     inner: &A,
     p: *mut u8,
     layout: Layout,
     new_size: usize,
 ) -> *mut u8 {
-    let rec = take(p);
+    if side::may_hold(p as usize) {
+        // SAFETY: the caller's contract, passed on.
+        return unsafe { realloc_maybe_sampled(inner, p, layout, new_size) };
+    }
+    let old = layout.size();
+    // SAFETY: the caller's arguments, unchanged.
+    let moved = unsafe { inner.realloc(p, layout, new_size) };
+    if moved.is_null() {
+        return tally::realloc_rest(moved, old, new_size);
+    }
+    let Some(s) = tally::current() else {
+        return unsampled_realloc_rest(moved, old, new_size);
+    };
+    blocks::forget_last(Some(s));
+    match tally::quick_realloc(s, old, new_size) {
+        Quick::Counted => moved,
+        Quick::PastLimit => tally::over_limit_then(moved),
+        Quick::NotCounted => tally::realloc_rest(moved, old, new_size),
+    }
+}
+
+/// [`realloc`] of a block the side table may hold: its record moves with it.
+///
+/// # Safety
+/// [`realloc`]'s contract.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_maybe_sampled<A: GlobalAlloc>(
+    inner: &A,
+    p: *mut u8,
+    layout: Layout,
+    new_size: usize,
+) -> *mut u8 {
+    let rec = side::remove(p as usize);
     // SAFETY: the caller's arguments, unchanged.
     let moved = unsafe { inner.realloc(p, layout, new_size) };
     if moved.is_null() {
@@ -213,35 +238,33 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
             Some(s) => {
                 blocks::forget_last(Some(s));
                 match tally::quick_realloc(s, layout.size(), new_size) {
-                    Quick::Counted => {}
-                    Quick::PastLimit => return tally::over_limit_then(moved),
-                    Quick::NotCounted => {
-                        return tally::realloc_rest(moved, layout.size(), new_size)
-                    }
+                    Quick::Counted => moved,
+                    Quick::PastLimit => tally::over_limit_then(moved),
+                    Quick::NotCounted => tally::realloc_rest(moved, layout.size(), new_size),
                 }
             }
-            None => unsampled_realloc_rest(layout.size(), new_size),
+            None => unsampled_realloc_rest(moved, layout.size(), new_size),
         },
     }
-    moved
 }
 
 /// Counts the realloc of an unsampled block by a thread without a slot yet (which this
 /// claims).
 #[cold]
 #[inline(never)]
-fn unsampled_realloc_rest(old: usize, new: usize) {
+fn unsampled_realloc_rest(moved: *mut u8, old: usize, new: usize) -> *mut u8 {
     let slot = tally::slot();
     let solo = sections::begin(slot);
     blocks::forget_last(slot);
     tally::count_realloc(slot, old, new, solo);
     sections::end(slot, solo);
+    moved
 }
 
-/// Counts the realloc of a sampled block and moves its record.
+/// Counts the realloc of a sampled block and moves its record. Returns `moved`.
 #[cold]
 #[inline(never)]
-fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]) {
+fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]) -> *mut u8 {
     let slot = tally::slot();
     let solo = sections::begin(slot);
     let mut h = Header::decode([v[0], v[1]]);
@@ -252,4 +275,5 @@ fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]
     }
     tally::count_realloc(slot, old, new, solo);
     sections::end(slot, solo);
+    moved
 }
