@@ -18,6 +18,7 @@ fn main() {
         ("freed_by_unwinding", scenarios::freed_by_unwinding(10)),
         ("fooled_frame_test", scenarios::fooled_frame_test(100)),
     ];
+    let two_callers = scenarios::two_callers_alternating(300);
     let r = alloc_probe::report();
     for (name, line) in lines {
         match r.site("tests/scenarios/sites.rs", line) {
@@ -29,4 +30,10 @@ fn main() {
             None => println!("{name} line={line} missing"),
         }
     }
+    let line = two_callers;
+    let stacks: Vec<String> = scenarios::stacks_by_caller(&r, line)
+        .into_iter()
+        .map(|(caller, n)| format!("{}:{n}", caller.rsplit("::").next().unwrap_or("")))
+        .collect();
+    println!("two_callers line={line} stacks={}", stacks.join(","));
 }

@@ -139,6 +139,24 @@ fn the_frame_test_can_be_fooled_by_a_later_call_at_the_same_depth() {
 }
 
 #[test]
+fn two_callers_at_the_same_depth_are_two_stacks() {
+    // The walk's guess of the stack (by where it starts) is the other caller's stack every
+    // time; only comparing the whole stack keeps the two apart.
+    let line = scenarios::two_callers_alternating(300);
+    let s = site(line);
+    assert_eq!(s.allocs, 600, "{s:#?}");
+    let by_caller = scenarios::stacks_by_caller(&alloc_probe::report(), line);
+    assert_eq!(by_caller.len(), 2, "{by_caller:#?}");
+    assert!(by_caller[0].0.ends_with("via_left"), "{by_caller:#?}");
+    assert!(by_caller[1].0.ends_with("via_right"), "{by_caller:#?}");
+    assert_eq!(
+        (by_caller[0].1, by_caller[1].1),
+        (300, 300),
+        "{by_caller:#?}"
+    );
+}
+
+#[test]
 fn report_totals_match_stats_and_render() {
     scenarios::box_freed_in_place(10);
     let r = alloc_probe::report();

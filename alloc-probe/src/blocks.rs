@@ -361,9 +361,29 @@ pub(crate) fn track_new(
     if local.hi == 0 {
         return Header::default();
     }
-    stack::capture(start, local.lo, local.hi, &mut local.bottom, &mut local.cap);
-    let Some((id, p)) = local.recent.point(&local.cap) else {
-        return Header::default();
+    let depth = local.hi.wrapping_sub(start) as u32;
+    let mut guessed = None;
+    let matched = stack::capture(
+        start,
+        local.lo,
+        local.hi,
+        &mut local.bottom,
+        &mut local.cap,
+        |ip0| {
+            let (g, point) = local.guesses.guess(ip0, depth);
+            guessed = point;
+            g
+        },
+    );
+    let (id, p) = match guessed {
+        Some(found) if matched => found,
+        _ => {
+            let Some((id, p)) = local.recent.point(&local.cap) else {
+                return Header::default();
+            };
+            local.guesses.learn(local.cap.ips[0], depth, id, p);
+            (id, p)
+        }
     };
     let n = size as u64;
     note_change(p);

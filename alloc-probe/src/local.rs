@@ -31,8 +31,10 @@ pub(crate) struct Local {
     /// A coarse clock for block lifetimes (see [`Local::now`]).
     clock: u64,
     clock_events: u32,
-    /// The program points of the stacks this thread captured lately.
+    /// The program points of the stacks this thread captured lately, by stack and by where
+    /// the walk started.
     pub recent: crate::sites::Recent,
+    pub guesses: crate::sites::Guesses,
 }
 
 /// Reading the time-stamp counter costs 12 to 20 ns in a virtual machine, as much as the

@@ -15,7 +15,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
 use crate::spin::SpinLock;
-use crate::stack::{Captured, MAX_FRAMES};
+use crate::stack::{Captured, Guess, MAX_FRAMES};
 
 /// Weight of one block in `full` mode.
 pub(crate) const UNIT_FULL: u64 = 1;
@@ -215,6 +215,54 @@ impl Recent {
         let p = get(id)?;
         *entry = (c.hash, p as *const Point, id);
         Some((id, p))
+    }
+}
+
+/// Entries of a thread's [`Guesses`]: a power of two.
+const GUESSES: usize = 64;
+
+/// The program point a thread's stack walk will likely find, by where the walk starts: the
+/// return address in the allocator entry's frame (the line that called the allocator) and
+/// that frame's depth in the stack. Direct-mapped, all zero where empty (a `Local` starts
+/// zeroed). The walk checks its guess frame by frame (`stack::capture`), so a wrong guess
+/// costs nothing but the comparison; a right one saves hashing the stack and comparing it
+/// with [`Recent`]'s point afterwards.
+pub(crate) struct Guesses([(*const Point, u32); GUESSES]);
+
+impl Guesses {
+    #[inline(always)]
+    fn index(ip0: usize, depth: u32) -> usize {
+        let k = (ip0 as u64) ^ (u64::from(depth) << 32);
+        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - GUESSES.trailing_zeros())) as usize
+    }
+
+    /// The stack to expect from a walk whose first return address is `ip0`, starting
+    /// `depth` bytes below the stack's top, with its point and id.
+    #[inline(always)]
+    pub(crate) fn guess(
+        &self,
+        ip0: usize,
+        depth: u32,
+    ) -> (Guess<'static>, Option<(u32, &'static Point)>) {
+        let (p, id) = self.0[Self::index(ip0, depth)];
+        // SAFETY: a non-null entry points to a program point, and points are never freed.
+        match unsafe { p.as_ref() } {
+            Some(p) => (
+                Guess {
+                    len: p.len as usize,
+                    ips: &p.ips,
+                    frames: &p.frames,
+                },
+                Some((id, p)),
+            ),
+            None => (Guess::none(), None),
+        }
+    }
+
+    /// Remembers that the walk from `ip0` at `depth` found point `id`.
+    #[inline(always)]
+    pub(crate) fn learn(&mut self, ip0: usize, depth: u32, id: u32, p: &'static Point) {
+        self.0[Self::index(ip0, depth)] = (p as *const Point, id);
     }
 }
 

@@ -23,7 +23,8 @@ pub(crate) struct Captured {
     /// Whether the walk reached the outermost frame (rather than a depth limit or a function
     /// without frame pointers).
     pub complete: bool,
-    /// A hash of `len`, `ips` and `frames`, computed during the walk (0 for an empty stack).
+    /// A hash of `len`, `ips` and `frames` (see [`hash`]); not filled in by a walk that
+    /// matched its guess.
     pub hash: u64,
 }
 
@@ -91,11 +92,39 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
     fp >= lo && fp.is_multiple_of(std::mem::align_of::<usize>()) && fp.saturating_add(16) <= hi
 }
 
+/// A stack a walk expects to find: the last one captured from the same place (see
+/// [`capture`]). Only the first `len` frames and `len + 1` return addresses count.
+#[derive(Clone, Copy)]
+pub(crate) struct Guess<'a> {
+    pub len: usize,
+    pub ips: &'a [usize; MAX_FRAMES + 1],
+    pub frames: &'a [u32; MAX_FRAMES],
+}
+
+impl Guess<'static> {
+    /// A guess no walk matches.
+    pub(crate) fn none() -> Guess<'static> {
+        static IPS: [usize; MAX_FRAMES + 1] = [0; MAX_FRAMES + 1];
+        static FRAMES: [u32; MAX_FRAMES] = [0; MAX_FRAMES];
+        Guess {
+            len: usize::MAX,
+            ips: &IPS,
+            frames: &FRAMES,
+        }
+    }
+}
+
 /// Captures the stack from the frame record at `start` outwards: `ips[0]` is the return
 /// address saved there. The allocator path passes its entry function's frame, so the walk does
-/// not step through alloc-probe's own frames (reports would drop them by symbol anyway).
+/// not step through alloc-probe's own frames (reports drop them by symbol anyway).
 /// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
 /// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
+///
+/// `guess` is told `ips[0]` and names the stack the walk will likely find. The walk compares
+/// each frame with it as it goes, which costs no time it would wait for anyway (each step
+/// waits for the load of the next frame's address), and returns true if the whole stack is
+/// the guess, frame for frame. Otherwise it returns false and fills in `out.hash`, which a
+/// matched walk leaves as it was.
 ///
 /// The outermost frame is not always marked: the main thread's `main` is called by C code
 /// that leaves the frame-pointer register as it pleases, so its walks end in a word that is
@@ -105,12 +134,18 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
 /// Inlined: as a call of its own it cost about 1% of `full` mode's time in the overhead
 /// bench (with `first_live`'s).
 #[inline(always)]
-pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, out: &mut Captured) {
+pub(crate) fn capture<'g>(
+    start: usize,
+    lo: usize,
+    hi: usize,
+    bottom: &mut usize,
+    out: &mut Captured,
+    guess: impl FnOnce(usize) -> Guess<'g>,
+) -> bool {
     let mut fp = start;
     let mut n = 0;
     out.complete = false;
     out.len = 0;
-    out.hash = 0;
     // A frame record the walk may start from lies above the stack pointer. Anything else came
     // from a register that holds no frame pointer (a build without them): the unwinder then
     // captures the stack, the slow way. (`first_live` goes without this test: there it cost
@@ -118,13 +153,15 @@ pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, ou
     // stack bounds all the same.)
     if !valid(fp, lo, hi) || fp < stack_pointer() {
         crate::unwind::capture(start, hi, out);
-        return;
+        return false;
     }
     // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
     // word-aligned, with 16 bytes left.
-    out.ips[0] = unsafe { *((fp + 8) as *const usize) };
-    // Hashed as we go, one cheap step per frame.
-    let mut h = out.ips[0] as u64;
+    let ip0 = unsafe { *((fp + 8) as *const usize) };
+    out.ips[0] = ip0;
+    let g = guess(ip0);
+    // Any difference from the guess, OR-ed together.
+    let mut diff = ip0 ^ g.ips[0];
     // A record at `next` is readable when `fp < next <= top` and `next` is word-aligned: above
     // the last one (so at least `lo`), and 16 bytes below the stack's end.
     let top = hi - 16;
@@ -144,7 +181,7 @@ pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, ou
         let rel = (hi - next) as u32;
         out.frames[n] = rel;
         out.ips[n + 1] = next_ra;
-        h = hash_step(h, next_ra, rel);
+        diff |= (next_ra ^ g.ips[n + 1]) | (rel ^ g.frames[n]) as usize;
         n += 1;
         fp = next;
         if next_ra == 0 {
@@ -153,13 +190,18 @@ pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, ou
         }
     }
     out.len = n;
-    out.hash = finish(h, n);
     // `fp` is now the outermost frame reached.
     if fp >= *bottom || n == MAX_FRAMES {
         *bottom = (*bottom).max(fp);
     } else if !out.complete {
         crate::unwind::capture(start, hi, out);
+        return false;
     }
+    if diff == 0 && n == g.len {
+        return true;
+    }
+    out.hash = hash(out);
+    false
 }
 
 /// One frame's step of a stack's hash: cheap, with no multiply in the loop-carried chain.
@@ -182,7 +224,7 @@ fn finish(h: u64, len: usize) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The hash `capture` computes during its walk, of a stack captured another way.
+/// The hash of a captured stack, by which `sites` finds its program point.
 pub(crate) fn hash(c: &Captured) -> u64 {
     let mut h = c.ips[0] as u64;
     for n in 0..c.len {

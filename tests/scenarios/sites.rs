@@ -144,3 +144,59 @@ pub fn fooled_frame_test(n: u32) -> u32 {
     drop(keep);
     line
 }
+
+#[inline(never)]
+fn shared_alloc() -> (Box<[u8; 16]>, u32) {
+    (black_box(Box::new([5u8; 16])), line!())
+}
+
+// Two callers of `shared_alloc` with the same body and frame, called from the same function:
+// each of their calls allocates from the same line at the same stack depth, so a stack walk
+// starts from the same place, and only the caller's frame tells the two stacks apart.
+#[inline(never)]
+fn via_left() -> u32 {
+    let (b, line) = shared_alloc();
+    drop(black_box(b));
+    black_box(1) + line
+}
+
+#[inline(never)]
+fn via_right() -> u32 {
+    let (b, line) = shared_alloc();
+    drop(black_box(b));
+    black_box(2) + line
+}
+
+/// Alternating calls of `via_left` and `via_right`, `n` each: one site (`shared_alloc`'s
+/// line), two stacks of `n` blocks each. Returns the site's line.
+#[inline(never)]
+pub fn two_callers_alternating(n: u32) -> u32 {
+    let mut line = 0;
+    for _ in 0..n {
+        line = via_left() - 1;
+        line = line.min(via_right() - 2);
+    }
+    line
+}
+
+/// The stacks of `two_callers_alternating`'s site (`line`) in report `r`: the name of each
+/// one's `via_*` caller and its blocks, sorted.
+pub fn stacks_by_caller(r: &alloc_probe::Report, line: u32) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = r
+        .stacks
+        .iter()
+        .filter(|st| {
+            let f = &st.frames[st.site];
+            f.file.ends_with("tests/scenarios/sites.rs") && f.line == line
+        })
+        .map(|st| {
+            let caller = st.frames[st.site + 1..]
+                .iter()
+                .find(|f| f.function.contains("via_"))
+                .map_or(String::new(), |f| f.function.clone());
+            (caller, st.allocs)
+        })
+        .collect();
+    v.sort();
+    v
+}
