@@ -15,7 +15,7 @@
 //! (default 120); the table's header says how many runs were repeated.
 //!
 //! Environment:
-//! * `ALLOC_PROBE_BENCH_RUNS`: timed runs per configuration (default 9);
+//! * `ALLOC_PROBE_BENCH_RUNS`: timed runs per configuration (default 9), in each layout;
 //! * `ALLOC_PROBE_BENCH_SLOW_RUNS`: timed runs for the slow rows, i.e. dhat (default 3);
 //! * `ALLOC_PROBE_BENCH_WORK`: workload rounds per thread (default: the workload's `ROUNDS`);
 //! * `ALLOC_PROBE_BENCH_ONLY`: comma-separated row keys to run, e.g. `probe-counts,dhat`
@@ -23,7 +23,16 @@
 //! * `ALLOC_PROBE_BENCH_OTHER`: the path of a `bench-probe` binary from another build (say,
 //!   the last commit's, copied aside): its counts, sampled and full rows (keys `other-counts`,
 //!   `other-sampled`, `other-full`) run interleaved with this build's, for an A/B comparison
-//!   in one run on the same machine state.
+//!   in one run on the same machine state;
+//! * `ALLOC_PROBE_BENCH_LAYOUTS`: how many code layouts to measure (default 1, the binaries as
+//!   cargo built them). Where each function lands in the binary moves a whole process's time
+//!   by a few percent: on this machine System's own time ranged over 4% across four link
+//!   orders of the same code, and `counts` mode's over 6%, more than the differences this
+//!   bench is after. With `N` > 1 every `bench-*` binary is linked again `N` times, each with
+//!   its functions in another order (lld's `--shuffle-sections`, seeds 1 to `N`, built under
+//!   `target/bench-layouts/`), the runs are shared out among the layouts, and the table gives
+//!   the median over all of them, followed by each row's ratio in each layout. An `other`
+//!   binary runs as given in every layout.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -152,9 +161,9 @@ fn wait_until_quiet(max: Duration) {
     }
 }
 
-/// Runs one process.
-fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
-    let mut cmd = Command::new(row.bin);
+/// Runs one process of `row`, from binary `bin`.
+fn run_once(row: &Row, bin: &std::path::Path, threads: usize, work: Option<u64>) -> Sample {
+    let mut cmd = Command::new(bin);
     cmd.arg(threads.to_string());
     if let Some(w) = work {
         cmd.arg(w.to_string());
@@ -172,14 +181,14 @@ fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
     let start = Instant::now();
     let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", row.bin));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
     let wall_s = start.elapsed().as_secs_f64();
     let busy_after = busy_ticks();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         panic!(
             "{} {threads} failed ({}):\n{stdout}\n{}",
-            row.bin,
+            bin.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
@@ -188,7 +197,7 @@ fn run_once(row: &Row, threads: usize, work: Option<u64>) -> Sample {
     let ns = lines
         .next()
         .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{}: no time on the first line of:\n{stdout}", row.bin));
+        .unwrap_or_else(|| panic!("{}: no time on the first line of:\n{stdout}", bin.display()));
     let checksum = lines.next().unwrap_or_default().to_string();
     let own_ticks: Option<u64> = lines
         .next()
@@ -256,6 +265,61 @@ fn median(v: &mut [u64]) -> f64 {
     }
 }
 
+/// The directories holding each code layout's `bench-*` binaries, building them first; one
+/// `None` for the binaries as built.
+fn layouts() -> Vec<Option<std::path::PathBuf>> {
+    let n = env_num("ALLOC_PROBE_BENCH_LAYOUTS").unwrap_or(1);
+    if n <= 1 {
+        return vec![None];
+    }
+    // `target/release/bench-system` -> `target`.
+    let target = std::path::Path::new(env!("CARGO_BIN_EXE_bench-system"))
+        .ancestors()
+        .nth(2)
+        .expect("the bench binaries live in target/<profile>/");
+    (1..=n)
+        .map(|seed| {
+            let dir = target.join("bench-layouts").join(seed.to_string());
+            eprintln!("building layout {seed}/{n} in {}", dir.display());
+            // `--config`'s array is joined to the one in `.cargo/config.toml` (frame pointers).
+            let flags =
+                format!("build.rustflags=[\"-C\", \"link-arg=-Wl,--shuffle-sections=*={seed}\"]");
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "--profile",
+                    "bench",
+                    "--bins",
+                    "--config",
+                    &flags,
+                ])
+                .arg("--target-dir")
+                .arg(&dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo");
+            assert!(
+                status.success(),
+                "building layout {seed} failed; ALLOC_PROBE_BENCH_LAYOUTS needs a linker with \
+                 lld's --shuffle-sections (rust-lld, Rust's default on x86_64 Linux)"
+            );
+            Some(dir.join("release"))
+        })
+        .collect()
+}
+
+/// The binary that runs `row` in layout `layout`.
+fn binary(row: &Row, layout: &Option<std::path::PathBuf>) -> std::path::PathBuf {
+    let built = std::path::Path::new(row.bin);
+    match layout {
+        Some(dir) if !row.key.starts_with("other-") => {
+            dir.join(built.file_name().expect("a binary's path ends in its name"))
+        }
+        _ => built.to_path_buf(),
+    }
+}
+
 fn main() {
     let runs = env_num("ALLOC_PROBE_BENCH_RUNS").unwrap_or(9).max(1) as usize;
     let slow_runs = env_num("ALLOC_PROBE_BENCH_SLOW_RUNS").unwrap_or(3).max(1) as usize;
@@ -277,16 +341,20 @@ fn main() {
         .map(|(_, r)| r)
         .collect();
 
-    // samples[row][thread index]
+    let layouts = layouts();
+    // samples[row][thread index], over all layouts; by_layout[layout][row][thread index]
     let mut samples = vec![[Vec::new(), Vec::new()]; rows.len()];
+    let mut by_layout = vec![vec![[Vec::new(), Vec::new()]; rows.len()]; layouts.len()];
     let mut checksums: [Option<String>; 2] = [None, None];
 
     wait_until_quiet(quiet_wait);
     // Warm-up: one untimed run of every fast configuration (page cache, CPU frequency).
-    for (ti, &threads) in THREADS.iter().enumerate() {
-        for row in rows.iter().filter(|r| !r.slow) {
-            let s = run_once(row, threads, work);
-            checksums[ti].get_or_insert(s.checksum);
+    for layout in &layouts {
+        for (ti, &threads) in THREADS.iter().enumerate() {
+            for row in rows.iter().filter(|r| !r.slow) {
+                let s = run_once(row, &binary(row, layout), threads, work);
+                checksums[ti].get_or_insert(s.checksum);
+            }
         }
     }
 
@@ -295,47 +363,56 @@ fn main() {
     let total = if any_slow { runs.max(slow_runs) } else { runs };
     for round in 0..total {
         eprintln!("round {}/{total}", round + 1);
-        for (ti, &threads) in THREADS.iter().enumerate() {
-            for (ri, row) in rows.iter().enumerate() {
-                if round >= if row.slow { slow_runs } else { runs } {
-                    continue;
-                }
-                // A slow run is repeated at most once: it takes many seconds.
-                let retries = if row.slow { retries.min(1) } else { retries };
-                let mut tries = 0;
-                let s = loop {
-                    let s = run_once(row, threads, work);
-                    if !disturbed(&s, cores) {
-                        break s;
+        for (li, layout) in layouts.iter().enumerate() {
+            for (ti, &threads) in THREADS.iter().enumerate() {
+                for (ri, row) in rows.iter().enumerate() {
+                    if round >= if row.slow { slow_runs } else { runs } {
+                        continue;
                     }
+                    let bin = binary(row, layout);
+                    // A slow run is repeated at most once: it takes many seconds.
+                    let retries = if row.slow { retries.min(1) } else { retries };
+                    let mut tries = 0;
+                    let s = loop {
+                        let s = run_once(row, &bin, threads, work);
+                        if !disturbed(&s, cores) {
+                            break s;
+                        }
+                        eprintln!(
+                            "  {:<30} {threads}T {:>9.1} ms  disturbed: others used {} ticks{}",
+                            row.name,
+                            s.ns as f64 / 1e6,
+                            s.others_ticks.unwrap_or(0),
+                            if tries < retries { ", again" } else { ", kept" }
+                        );
+                        if tries == retries {
+                            kept_disturbed += 1;
+                            break s;
+                        }
+                        tries += 1;
+                        reruns += 1;
+                        wait_until_quiet(quiet_wait);
+                    };
+                    let expected = checksums[ti].get_or_insert_with(|| s.checksum.clone());
+                    assert_eq!(
+                        &s.checksum, expected,
+                        "{} on {threads} threads computed a different result",
+                        row.name
+                    );
                     eprintln!(
-                        "  {:<30} {threads}T {:>9.1} ms  disturbed: others used {} ticks{}",
+                        "  {:<30} {threads}T {:>9.1} ms  (others: {} ticks){}",
                         row.name,
                         s.ns as f64 / 1e6,
-                        s.others_ticks.unwrap_or(0),
-                        if tries < retries { ", again" } else { ", kept" }
+                        s.others_ticks.map_or("?".to_string(), |t| t.to_string()),
+                        if layouts.len() > 1 {
+                            format!(", layout {}", li + 1)
+                        } else {
+                            String::new()
+                        }
                     );
-                    if tries == retries {
-                        kept_disturbed += 1;
-                        break s;
-                    }
-                    tries += 1;
-                    reruns += 1;
-                    wait_until_quiet(quiet_wait);
-                };
-                let expected = checksums[ti].get_or_insert_with(|| s.checksum.clone());
-                assert_eq!(
-                    &s.checksum, expected,
-                    "{} on {threads} threads computed a different result",
-                    row.name
-                );
-                eprintln!(
-                    "  {:<30} {threads}T {:>9.1} ms  (others: {} ticks)",
-                    row.name,
-                    s.ns as f64 / 1e6,
-                    s.others_ticks.map_or("?".to_string(), |t| t.to_string())
-                );
-                samples[ri][ti].push(s.ns);
+                    samples[ri][ti].push(s.ns);
+                    by_layout[li][ri][ti].push(s.ns);
+                }
             }
         }
     }
@@ -346,8 +423,16 @@ fn main() {
         .collect();
     let base = medians[0];
     println!();
+    let layout_note = if layouts.len() > 1 {
+        format!(
+            " in each of {} code layouts (functions in another link order each), pooled",
+            layouts.len()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "Workload wall time measured inside each process, median of {runs} runs{}, \
+        "Workload wall time measured inside each process, median of {runs} runs{}{layout_note}, \
          runs interleaved; {cores} cores; ratio = median / System's. \
          {reruns} runs were repeated because other processes used the CPU meanwhile; \
          {kept_disturbed} disturbed runs were kept.",
@@ -377,5 +462,35 @@ fn main() {
             m[1] / 1e6,
             m[1] / base[1],
         );
+    }
+    if layouts.len() > 1 {
+        print_by_layout(&rows, &mut by_layout);
+    }
+}
+
+/// Each row's ratio to System in each layout, both measured in that layout.
+fn print_by_layout(rows: &[&Row], by_layout: &mut [Vec<[Vec<u64>; 2]>]) {
+    println!();
+    println!("Ratio to System in each layout (1 thread / 2 threads):");
+    println!();
+    let heads: Vec<String> = (1..=by_layout.len())
+        .map(|l| format!("layout {l}"))
+        .collect();
+    println!("| allocator | {} |", heads.join(" | "));
+    println!("|---|{}", "---:|".repeat(heads.len()));
+    let medians: Vec<Vec<[f64; 2]>> = by_layout
+        .iter_mut()
+        .map(|rows| {
+            rows.iter_mut()
+                .map(|[a, b]| [median(a), median(b)])
+                .collect()
+        })
+        .collect();
+    for (ri, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = medians
+            .iter()
+            .map(|m| format!("{:.2}x / {:.2}x", m[ri][0] / m[0][0], m[ri][1] / m[0][1]))
+            .collect();
+        println!("| {} | {} |", row.name, cells.join(" | "));
     }
 }
