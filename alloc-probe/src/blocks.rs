@@ -438,20 +438,25 @@ pub(crate) fn forget(h: Header, w: u64, size: usize, solo: bool) {
 /// Returns the block's weight, `1 / P(sampled)`, in units of `UNIT_SAMPLED`.
 #[inline]
 pub(crate) fn sample(local: &mut Local, size: usize) -> Option<u64> {
-    local.sample_left -= size as i64;
-    if local.sample_left >= 0 {
-        return None;
-    }
-    sampled_weight(local, size)
+    sample_due(local, size).then(|| sampled_weight(local, size))
 }
 
+/// [`sample`]'s countdown alone: whether the block is sampled. If so, [`sampled_weight`]
+/// must be called next.
+#[inline(always)]
+pub(crate) fn sample_due(local: &mut Local, size: usize) -> bool {
+    local.sample_left -= size as i64;
+    local.sample_left < 0
+}
+
+/// The weight of a block [`sample_due`] chose; starts the gap to the next sample.
 #[cold]
-fn sampled_weight(local: &mut Local, size: usize) -> Option<u64> {
+pub(crate) fn sampled_weight(local: &mut Local, size: usize) -> u64 {
     // Memoryless: the next gap starts afresh after a sample.
     local.sample_left = local.sample_gap();
     let rate = config::sample_rate() as f64;
     let p = -(-(size as f64) / rate).exp_m1();
-    Some(((UNIT_SAMPLED as f64) / p).round() as u64)
+    ((UNIT_SAMPLED as f64) / p).round() as u64
 }
 
 /// Records a tracked block's free.

@@ -21,13 +21,21 @@ use crate::{guard, sections, side};
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     // SAFETY: the caller's layout, passed on unchanged.
     let p = unsafe { inner_alloc(inner, layout, zeroed) };
-    let size = layout.size();
+    allocated(p, layout.size())
+}
+
+/// Counts the block `inner` returned, and samples it if the sampler says so. Out of line
+/// and reached by a tail call, so that the allocator entry keeps the small frame of `counts`
+/// mode's path (whose own code this would otherwise share); every case but the unsampled
+/// block's quick count ends in a tail call, so this needs no frame of its own.
+#[inline(always)]
+fn allocated(p: *mut u8, size: usize) -> *mut u8 {
     if !p.is_null() {
         if let Some(s) = tally::current() {
             // SAFETY: the allocator path owns this thread's state and does not re-enter.
             let local = unsafe { s.local() };
-            if let Some(w) = blocks::sample(local, size) {
-                return alloc_sampled(p, size, w);
+            if blocks::sample_due(local, size) {
+                return alloc_sampled(p, size);
             }
             local.last_alloc = 0;
             return match tally::quick_alloc(s, size) {
@@ -43,16 +51,20 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
 /// The sampler chose the block at `p`: tracks it, unless it is alloc-probe's own.
 #[cold]
 #[inline(never)]
-fn alloc_sampled(p: *mut u8, size: usize, w: u64) -> *mut u8 {
+fn alloc_sampled(p: *mut u8, size: usize) -> *mut u8 {
     let slot = tally::slot();
-    let solo = sections::begin(slot);
-    if guard::ignoring() {
-        blocks::forget_last(slot);
-    } else {
-        record(slot, p, size, w, solo);
+    if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        let w = blocks::sampled_weight(unsafe { s.local() }, size);
+        let solo = sections::begin(slot);
+        if guard::ignoring() {
+            blocks::forget_last(slot);
+        } else {
+            record(slot, p, size, w, solo);
+        }
+        tally::count_alloc(slot, size, solo);
+        sections::end(slot, solo);
     }
-    tally::count_alloc(slot, size, solo);
-    sections::end(slot, solo);
     p
 }
 
