@@ -53,18 +53,18 @@ fn allocated(p: *mut u8, size: usize) -> *mut u8 {
 #[inline(never)]
 fn alloc_sampled(p: *mut u8, size: usize) -> *mut u8 {
     let slot = tally::slot();
+    let solo = sections::begin(slot);
     if let Some(s) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         let w = blocks::sampled_weight(unsafe { s.local() }, size);
-        let solo = sections::begin(slot);
         if guard::ignoring() {
             blocks::forget_last(slot);
         } else {
             record(slot, p, size, w, solo);
         }
-        tally::count_alloc(slot, size, solo);
-        sections::end(slot, solo);
     }
+    tally::count_alloc(slot, size, solo);
+    sections::end(slot, solo);
     p
 }
 
