@@ -152,7 +152,11 @@ pub(crate) fn capture<'g>(
     // 3% of `full` mode's time in the overhead bench, and its walk stays within the thread's
     // stack bounds all the same.)
     if !valid(fp, lo, hi) || fp < stack_pointer() {
-        crate::unwind::capture(start, hi, out);
+        if !crate::unwind::capture(start, hi, out) {
+            // No unwinder on this target: an empty stack.
+            out.ips[0] = 0;
+            out.hash = hash(out);
+        }
         return false;
     }
     // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
@@ -193,9 +197,8 @@ pub(crate) fn capture<'g>(
     // `fp` is now the outermost frame reached.
     if fp >= *bottom || n == MAX_FRAMES {
         *bottom = (*bottom).max(fp);
-    } else if !out.complete {
-        crate::unwind::capture(start, hi, out);
-        return false;
+    } else if !out.complete && crate::unwind::capture(start, hi, out) {
+        return false; // (without an unwinder, the walk's stack stands)
     }
     if diff == 0 && n == g.len {
         return true;
