@@ -30,9 +30,11 @@
 //!   orders of the same code, and `counts` mode's over 6%, more than the differences this
 //!   bench is after. With `N` > 1 every `bench-*` binary is linked again `N` times, each with
 //!   its functions in another order (lld's `--shuffle-sections`, seeds 1 to `N`, built under
-//!   `target/bench-layouts/`), the runs are shared out among the layouts, and the table gives
-//!   the median over all of them, followed by each row's ratio in each layout. An `other`
-//!   binary runs as given in every layout.
+//!   `target/bench-layouts/`), every configuration runs `ALLOC_PROBE_BENCH_RUNS` times in
+//!   each layout, and the table gives the median over all of them, followed by each row's
+//!   ratio in each layout. An `other` binary runs as given in every layout. The layouts'
+//!   flags are added to `.cargo/config.toml`'s, so `RUSTFLAGS` must not be set (it would
+//!   replace both), and the build must be for the host (no `--target`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -271,6 +273,13 @@ fn layouts() -> Vec<Option<std::path::PathBuf>> {
     let n = env_num("ALLOC_PROBE_BENCH_LAYOUTS").unwrap_or(1);
     if n <= 1 {
         return vec![None];
+    }
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"] {
+        assert!(
+            std::env::var_os(var).is_none(),
+            "ALLOC_PROBE_BENCH_LAYOUTS needs {var} unset: cargo would use it instead of \
+             .cargo/config.toml's flags and the layout's own"
+        );
     }
     // `target/release/bench-system` -> `target`.
     let target = std::path::Path::new(env!("CARGO_BIN_EXE_bench-system"))
