@@ -38,7 +38,7 @@ fn release_build_reports_the_same_sites_and_classes() {
         "sent_to_thread allocs=64 bytes=3072 reallocs=0 non_escaping=0 stack_avoidable=0 escaped=64 temporary=0 leaked=0 freed_elsewhere=64 kind=escapes",
         "freed_by_unwinding allocs=10 bytes=240 reallocs=0 non_escaping=10 stack_avoidable=10 escaped=0 temporary=0 leaked=0 freed_elsewhere=0 kind=stack-avoidable",
         "fooled_frame_test allocs=100 bytes=2000 reallocs=0 non_escaping=99 stack_avoidable=99 escaped=1 temporary=100 leaked=0 freed_elsewhere=0 kind=stack-avoidable",
-        "two_callers stacks=via_left:300,via_right:300",
+        "two_callers stacks=via:300,via:300",
     ];
     let got: Vec<String> = text
         .lines()

@@ -150,37 +150,30 @@ fn shared_alloc() -> (Box<[u8; 16]>, u32) {
     (black_box(Box::new([5u8; 16])), line!())
 }
 
-// Two callers of `shared_alloc` with the same body and frame, called from the same function:
-// each of their calls allocates from the same line at the same stack depth, so a stack walk
-// starts from the same place, and only the caller's frame tells the two stacks apart.
+// Two callers of `shared_alloc`, one generic function's two instances: the same code and
+// frame, so each of their calls allocates from the same line at the same stack depth, and a
+// stack walk starts from the same place. Only the caller's frame tells the two stacks apart.
 #[inline(never)]
-fn via_left() -> u32 {
+fn via<const K: u32>() -> u32 {
     let (b, line) = shared_alloc();
     drop(black_box(b));
-    black_box(1) + line
+    black_box(K) + line
 }
 
-#[inline(never)]
-fn via_right() -> u32 {
-    let (b, line) = shared_alloc();
-    drop(black_box(b));
-    black_box(2) + line
-}
-
-/// Alternating calls of `via_left` and `via_right`, `n` each: one site (`shared_alloc`'s
+/// Alternating calls of `via::<1>` and `via::<2>`, `n` each: one site (`shared_alloc`'s
 /// line), two stacks of `n` blocks each. Returns the site's line.
 #[inline(never)]
 pub fn two_callers_alternating(n: u32) -> u32 {
     let mut line = 0;
     for _ in 0..n {
-        line = via_left() - 1;
-        line = line.min(via_right() - 2);
+        line = via::<1>() - 1;
+        line = line.min(via::<2>() - 2);
     }
     line
 }
 
 /// The stacks of `two_callers_alternating`'s site (`line`) in report `r`: the name of each
-/// one's `via_*` caller and its blocks, sorted.
+/// one's `via` caller and its blocks, sorted.
 pub fn stacks_by_caller(r: &alloc_probe::Report, line: u32) -> Vec<(String, u64)> {
     let mut v: Vec<(String, u64)> = r
         .stacks
@@ -192,8 +185,11 @@ pub fn stacks_by_caller(r: &alloc_probe::Report, line: u32) -> Vec<(String, u64)
         .map(|st| {
             let caller = st.frames[st.site + 1..]
                 .iter()
-                .find(|f| f.function.contains("via_"))
-                .map_or(String::new(), |f| f.function.clone());
+                .find(|f| f.function.contains("via"))
+                // Generic arguments, where the symbols have them, dropped: `…::via`.
+                .map_or(String::new(), |f| {
+                    f.function.split('<').next().unwrap_or("").to_string()
+                });
             (caller, st.allocs)
         })
         .collect();
