@@ -36,4 +36,5 @@ fn main() {
         .map(|(caller, n)| format!("{}:{n}", caller.rsplit("::").next().unwrap_or("")))
         .collect();
     println!("two_callers line={line} stacks={}", stacks.join(","));
+    println!("frame_test={}", r.frame_test);
 }

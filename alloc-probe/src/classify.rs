@@ -132,8 +132,11 @@ fn sizes(c: &Classes) -> String {
     }
 }
 
-/// The verdict for a site whose allocating function is `func` (its short name).
-pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64) -> Verdict {
+/// The verdict for a site whose allocating function is `func` (its short name). Without the
+/// frame test (`frame_test` false: built without frame pointers), a block freed on its own
+/// thread outside a tracked call counts as escaped, though it may not have: such blocks make
+/// the verdict `unknown`.
+pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64, frame_test: bool) -> Verdict {
     let b = c.blocks.max(1);
     let half = |n: u64| n.saturating_mul(2) >= b && n > 0;
     if half(c.stack_avoidable) {
@@ -184,6 +187,16 @@ pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64) -> Verdict {
             .escaped
             .saturating_sub(c.freed_elsewhere)
             .saturating_sub(c.leaked);
+        if !frame_test && half(after_return) {
+            return Verdict {
+                kind: "unknown",
+                text: format!(
+                    "unknown (freed on its own thread {}%; whether before {func} returned is \
+                     unknown: built without frame pointers)",
+                    pct(after_return, b)
+                ),
+            };
+        }
         let mut parts = Vec::new();
         for (n, what) in [
             (after_return, "freed after it returned"),
@@ -206,5 +219,50 @@ pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64) -> Verdict {
             pct(c.non_escaping, b),
             pct(c.escaped, b)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10 blocks freed on their own thread and not found non-escaping, 2 sent away.
+    fn freed_at_home() -> Classes {
+        Classes {
+            blocks: 12,
+            escaped: 12,
+            freed_elsewhere: 2,
+            min_size: 8,
+            max_size: 8,
+            ..Classes::default()
+        }
+    }
+
+    #[test]
+    fn without_the_frame_test_blocks_freed_at_home_are_unknown() {
+        let v = verdict(&freed_at_home(), "f", 4096, false);
+        assert_eq!(v.kind, "unknown");
+        assert!(v.text.contains("own thread 83%"), "{}", v.text);
+        assert!(
+            v.text.contains("built without frame pointers"),
+            "{}",
+            v.text
+        );
+    }
+
+    #[test]
+    fn with_the_frame_test_they_escaped() {
+        let v = verdict(&freed_at_home(), "f", 4096, true);
+        assert_eq!(v.kind, "escapes");
+        assert!(v.text.contains("freed after it returned 83%"), "{}", v.text);
+    }
+
+    #[test]
+    fn blocks_sent_away_escaped_either_way() {
+        let c = Classes {
+            freed_elsewhere: 12,
+            ..freed_at_home()
+        };
+        assert_eq!(verdict(&c, "f", 4096, false).kind, "escapes");
     }
 }

@@ -40,6 +40,10 @@ impl Captured {
     }
 }
 
+/// Whether this build has frame pointers (see `build.rs`), hence the frame test for
+/// non-escaping blocks.
+pub(crate) const FRAME_TEST: bool = cfg!(alloc_probe_frame_pointers);
+
 /// Reads a register by its x86-64 and AArch64 names (0 on other targets).
 macro_rules! read_register {
     ($x86_64:literal, $aarch64:literal) => {{
@@ -146,18 +150,18 @@ pub(crate) fn capture<'g>(
     let mut n = 0;
     out.complete = false;
     out.len = 0;
+    // Without frame pointers in this build the register may hold any stack address, and a
+    // walk from it would read locals as return addresses (see `build.rs`).
+    if !FRAME_TEST {
+        return unwound(start, hi, out);
+    }
     // A frame record the walk may start from lies above the stack pointer. Anything else came
     // from a register that holds no frame pointer (a build without them): the unwinder then
     // captures the stack, the slow way. (`first_live` goes without this test: there it cost
     // 3% of `full` mode's time in the overhead bench, and its walk stays within the thread's
     // stack bounds all the same.)
     if !valid(fp, lo, hi) || fp < stack_pointer() {
-        if !crate::unwind::capture(start, hi, out) {
-            // No unwinder on this target: an empty stack.
-            out.ips[0] = 0;
-            out.hash = hash(out);
-        }
-        return false;
+        return unwound(start, hi, out);
     }
     // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
     // word-aligned, with 16 bytes left.
@@ -207,6 +211,17 @@ pub(crate) fn capture<'g>(
     false
 }
 
+/// [`capture`] by the unwinder alone; an empty stack where there is none.
+#[cold]
+#[inline(never)]
+fn unwound(start: usize, hi: usize, out: &mut Captured) -> bool {
+    if !crate::unwind::capture(start, hi, out) {
+        out.ips[0] = 0;
+        out.hash = hash(out);
+    }
+    false
+}
+
 /// One frame's step of a stack's hash: cheap, with no multiply in the loop-carried chain.
 #[inline(always)]
 fn hash_step(h: u64, ip: usize, rel: u32) -> u64 {
@@ -251,6 +266,11 @@ pub(crate) fn first_live(
     lo: usize,
     hi: usize,
 ) -> usize {
+    // Without frame pointers there is no chain to follow (see `build.rs`): no frame is known
+    // to be live.
+    if !FRAME_TEST {
+        return frames.len();
+    }
     // Any frame on the current chain will do: the allocator entry's, not this function's.
     let mut cur = start;
     // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.

@@ -41,7 +41,9 @@ enum Skip {
     /// This many: this module's `capture` and its caller, alloc-probe's own (reports drop any
     /// more of ours by symbol). For a start that is not a frame record on the unwound chain
     /// (a function built without frame pointers holds something else in the frame-pointer
-    /// register), which would otherwise leave out the whole stack, or the caller's part of it.
+    /// register), which would otherwise leave out the whole stack, or the caller's part of it;
+    /// and always in a build without frame pointers, where the start may be any caller's
+    /// record.
     Count(usize),
 }
 
@@ -118,11 +120,16 @@ pub(crate) fn capture(start: usize, hi: usize, out: &mut Captured) -> bool {
         out.len = 0;
         out.complete = false;
         // Two passes (this is the rare, slow path): the first finds out whether `start` is a
-        // frame record on the chain.
+        // frame record on the chain. Not in a build without frame pointers (see `build.rs`),
+        // where the register `start` came from may hold the record of any caller that has
+        // one, e.g. the standard library's `main` wrapper: skipping below it would drop the
+        // program's own frames.
         let mut probe = (start, false);
-        // SAFETY: `find` matches the callback type and only touches `probe`, which outlives
-        // the call.
-        unsafe { ffi::_Unwind_Backtrace(find, &mut probe as *mut (usize, bool) as *mut _) };
+        if cfg!(alloc_probe_frame_pointers) {
+            // SAFETY: `find` matches the callback type and only touches `probe`, which
+            // outlives the call.
+            unsafe { ffi::_Unwind_Backtrace(find, &mut probe as *mut (usize, bool) as *mut _) };
+        }
         let mut w = Walk {
             out,
             hi,

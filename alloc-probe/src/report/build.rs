@@ -94,7 +94,12 @@ pub(crate) fn build() -> Report {
     let mut sites: Vec<SiteReport> = by_site
         .into_iter()
         .map(|((file, line, function), c)| {
-            let v = verdict(&c, &short_fn(&function), stack_limit);
+            let v = verdict(
+                &c,
+                &short_fn(&function),
+                stack_limit,
+                crate::stack::FRAME_TEST,
+            );
             SiteReport {
                 file,
                 line,
@@ -145,6 +150,7 @@ pub(crate) fn build() -> Report {
         mode: mode.name().to_string(),
         sample_rate: (mode == Mode::Sampled).then(config::sample_rate),
         stack_limit,
+        frame_test: crate::stack::FRAME_TEST,
         elapsed_ns: clock::ticks_to_ns(clock::ticks(), rate),
         peak_ns: clock::ticks_to_ns(crate::peak::peak_ticks(), rate),
         stats,
@@ -293,7 +299,12 @@ fn functions_report(
     let mut out = Vec::new();
     let mut fn_sites: HashMap<u32, Vec<FunctionSite>> = HashMap::new();
     for ((idx, file, line, function), c) in by_fn_site {
-        let v = verdict(&c, &short_fn(&function), stack_limit);
+        let v = verdict(
+            &c,
+            &short_fn(&function),
+            stack_limit,
+            crate::stack::FRAME_TEST,
+        );
         // The scan may list several expressions on the line (`v.push(x.to_string())`):
         // show the outermost, which contains the others, and every kind.
         let on_line: Vec<&crate::scope::SourceSite> = crate::functions::info(idx)

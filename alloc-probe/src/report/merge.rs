@@ -49,6 +49,7 @@ pub(crate) fn empty() -> Report {
         mode: "full".to_string(),
         sample_rate: None,
         stack_limit: 0,
+        frame_test: true,
         elapsed_ns: 0,
         peak_ns: 0,
         stats: Stats::default(),
@@ -74,6 +75,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     out.mode = distinct(reports.iter().map(|r| r.mode.as_str()));
     out.sample_rate = reports.iter().filter_map(|r| r.sample_rate).max();
     out.stack_limit = reports.iter().map(|r| r.stack_limit).max().unwrap_or(0);
+    out.frame_test = reports.iter().all(|r| r.frame_test);
     out.elapsed_ns = reports.iter().map(|r| r.elapsed_ns).max().unwrap_or(0);
     out.peak_ns = reports[peak].peak_ns;
 
@@ -107,7 +109,12 @@ pub(super) fn merge(reports: &[Report]) -> Report {
 
     out.sites = sites.rows;
     for s in &mut out.sites {
-        let v = verdict(&classes(s), &short_fn(&s.function), out.stack_limit);
+        let v = verdict(
+            &classes(s),
+            &short_fn(&s.function),
+            out.stack_limit,
+            out.frame_test,
+        );
         s.verdict_kind = v.kind.to_string();
         s.verdict = v.text;
     }

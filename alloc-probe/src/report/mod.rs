@@ -40,6 +40,12 @@ pub struct Report {
     pub sample_rate: Option<u64>,
     /// The largest block that counts as stack-avoidable.
     pub stack_limit: u64,
+    /// Whether the frame test classed the blocks allocated outside `#[track_allocs]` calls:
+    /// false for a program built without frame pointers, where whether such a block was
+    /// freed before its function returned is unknown. Those blocks then count as escaped,
+    /// and their sites' verdicts say it is unknown.
+    #[serde(default = "frame_test_default")]
+    pub frame_test: bool,
     /// Nanoseconds since the probe started.
     pub elapsed_ns: u64,
     /// When the process reached its peak of live bytes, in nanoseconds since the start.
@@ -56,6 +62,11 @@ pub struct Report {
     pub functions: Vec<FunctionReport>,
     /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
     pub stacks: Vec<StackReport>,
+}
+
+/// Reports written before `frame_test` existed had the frame test.
+fn frame_test_default() -> bool {
+    true
 }
 
 /// Memory alloc-probe uses for tracking, beside the program's own.
@@ -119,7 +130,8 @@ pub struct SiteReport {
     /// Blocks live at the process's peak.
     pub gmax_blocks: u64,
     /// The verdict's kind: `stack-avoidable`, `reusable-buffer`, `non-escaping`, `leaked`,
-    /// `escapes` or `mixed`.
+    /// `escapes`, `unknown` (built without frame pointers: see [`Report::frame_test`]) or
+    /// `mixed`.
     pub verdict_kind: String,
     /// The one-line verdict with its reason.
     pub verdict: String,

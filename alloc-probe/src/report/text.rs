@@ -115,6 +115,14 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             },
         )?;
     }
+    if !r.frame_test && !r.sites.is_empty() {
+        writeln!(
+            f,
+            "  built without frame pointers: stacks came from the unwinder, and outside \
+             #[track_allocs] functions a block freed on its thread counts as escaped (see \
+             \"unknown\" verdicts); build with -C force-frame-pointers=yes for the frame test"
+        )?;
+    }
     if r.sites.is_empty() {
         if r.mode == "counts" {
             writeln!(
