@@ -136,11 +136,7 @@ impl<A: GlobalAlloc> Probe<A> {
         if p.is_null() {
             return tally::alloc_rest(p, layout.size());
         }
-        match tally::quick(|s| tally::quick_alloc(s, layout.size())) {
-            Quick::Counted => p,
-            Quick::PastLimit => tally::over_limit_then(p),
-            Quick::NotCounted => tally::alloc_rest(p, layout.size()),
-        }
+        tally::alloc_counted(tally::current(), p, layout.size())
     }
 }
 
@@ -278,11 +274,7 @@ impl<A: GlobalAlloc> Probe<A> {
         if p.is_null() {
             return tally::realloc_rest(p, layout.size(), new);
         }
-        match tally::quick(|s| tally::quick_realloc(s, layout.size(), new)) {
-            Quick::Counted => p,
-            Quick::PastLimit => tally::over_limit_then(p),
-            Quick::NotCounted => tally::realloc_rest(p, layout.size(), new),
-        }
+        tally::realloc_counted(tally::current(), p, layout.size(), new)
     }
 }
 

@@ -16,20 +16,14 @@ use crate::probe::inner_alloc;
 use crate::tally::{self, Quick};
 use crate::{guard, sections, side};
 
-/// Allocates through `inner`; samples the block if the sampler says so.
+/// Allocates through `inner`; samples the block if the sampler says so. Only the countdown is
+/// tested here: a sampled block goes out of line with one tail call, so that the allocator
+/// entry keeps the small frame of `counts` mode's path, with which it shares its code.
 #[inline(always)]
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     // SAFETY: the caller's layout, passed on unchanged.
     let p = unsafe { inner_alloc(inner, layout, zeroed) };
-    allocated(p, layout.size())
-}
-
-/// Counts the block `inner` returned, and samples it if the sampler says so. Out of line
-/// and reached by a tail call, so that the allocator entry keeps the small frame of `counts`
-/// mode's path (whose own code this would otherwise share); every case but the unsampled
-/// block's quick count ends in a tail call, so this needs no frame of its own.
-#[inline(always)]
-fn allocated(p: *mut u8, size: usize) -> *mut u8 {
+    let size = layout.size();
     if !p.is_null() {
         if let Some(s) = tally::current() {
             // SAFETY: the allocator path owns this thread's state and does not re-enter.
@@ -38,11 +32,7 @@ fn allocated(p: *mut u8, size: usize) -> *mut u8 {
                 return alloc_sampled(p, size);
             }
             local.last_alloc = 0;
-            return match tally::quick_alloc(s, size) {
-                Quick::Counted => p,
-                Quick::PastLimit => tally::over_limit_then(p),
-                Quick::NotCounted => tally::alloc_rest(p, size),
-            };
+            return tally::alloc_counted(Some(s), p, size);
         }
     }
     alloc_rest(p, size)
@@ -211,15 +201,17 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     if moved.is_null() {
         return tally::realloc_rest(moved, old, new_size);
     }
+    unsampled_realloc_counted(moved, old, new_size)
+}
+
+/// Counts the realloc of an unsampled block that moved to `moved` (not null). Returns it.
+#[inline(always)]
+fn unsampled_realloc_counted(moved: *mut u8, old: usize, new: usize) -> *mut u8 {
     let Some(s) = tally::current() else {
-        return unsampled_realloc_rest(moved, old, new_size);
+        return unsampled_realloc_rest(moved, old, new);
     };
     blocks::forget_last(Some(s));
-    match tally::quick_realloc(s, old, new_size) {
-        Quick::Counted => moved,
-        Quick::PastLimit => tally::over_limit_then(moved),
-        Quick::NotCounted => tally::realloc_rest(moved, old, new_size),
-    }
+    tally::realloc_counted(Some(s), moved, old, new)
 }
 
 /// [`realloc`] of a block the side table may hold: its record moves with it.
@@ -246,17 +238,7 @@ unsafe fn realloc_maybe_sampled<A: GlobalAlloc>(
     }
     match rec {
         Some(v) => moved_sampled(p, moved, layout.size(), new_size, v),
-        None => match tally::current() {
-            Some(s) => {
-                blocks::forget_last(Some(s));
-                match tally::quick_realloc(s, layout.size(), new_size) {
-                    Quick::Counted => moved,
-                    Quick::PastLimit => tally::over_limit_then(moved),
-                    Quick::NotCounted => tally::realloc_rest(moved, layout.size(), new_size),
-                }
-            }
-            None => unsampled_realloc_rest(moved, layout.size(), new_size),
-        },
+        None => unsampled_realloc_counted(moved, layout.size(), new_size),
     }
 }
 

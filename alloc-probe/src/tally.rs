@@ -413,6 +413,27 @@ pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
     Quick::counted(past)
 }
 
+/// Counts an allocation of `size` bytes that returned `p` (not null) on slot `s` (this
+/// thread's, if it has one): the quick way when it can, else out of line. Returns `p`.
+#[inline(always)]
+pub(crate) fn alloc_counted(s: Option<&Slot>, p: *mut u8, size: usize) -> *mut u8 {
+    match s.map_or(Quick::NotCounted, |s| quick_alloc(s, size)) {
+        Quick::Counted => p,
+        Quick::PastLimit => over_limit_then(p),
+        Quick::NotCounted => alloc_rest(p, size),
+    }
+}
+
+/// [`alloc_counted`] for a reallocation from `old` to `new` bytes that returned `p`.
+#[inline(always)]
+pub(crate) fn realloc_counted(s: Option<&Slot>, p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    match s.map_or(Quick::NotCounted, |s| quick_realloc(s, old, new)) {
+        Quick::Counted => p,
+        Quick::PastLimit => over_limit_then(p),
+        Quick::NotCounted => realloc_rest(p, old, new),
+    }
+}
+
 /// After [`Quick::PastLimit`]: a new peak, or a grant to renew (see `peak::over_limit`).
 #[cold]
 #[inline(never)]
