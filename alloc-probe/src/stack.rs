@@ -201,7 +201,7 @@ pub(crate) fn capture<'g>(
     // `fp` is now the outermost frame reached.
     if fp >= *bottom || n == MAX_FRAMES {
         *bottom = (*bottom).max(fp);
-    } else if !out.complete && crate::unwind::capture(start, hi, out) {
+    } else if !out.complete && crate::unwind::capture(Some(start), hi, out) {
         return false; // (without an unwinder, the walk's stack stands)
     }
     if diff == 0 && n == g.len {
@@ -211,11 +211,13 @@ pub(crate) fn capture<'g>(
     false
 }
 
-/// [`capture`] by the unwinder alone; an empty stack where there is none.
+/// [`capture`] by the unwinder alone; an empty stack where there is none. Without frame
+/// pointers in this build, `start` may be any caller's frame record, e.g. the standard
+/// library's `main` wrapper's: the unwinder is not told it.
 #[cold]
 #[inline(never)]
 fn unwound(start: usize, hi: usize, out: &mut Captured) -> bool {
-    if !crate::unwind::capture(start, hi, out) {
+    if !crate::unwind::capture(FRAME_TEST.then_some(start), hi, out) {
         out.ips[0] = 0;
         out.hash = hash(out);
     }

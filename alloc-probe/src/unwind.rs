@@ -42,8 +42,7 @@ enum Skip {
     /// more of ours by symbol). For a start that is not a frame record on the unwound chain
     /// (a function built without frame pointers holds something else in the frame-pointer
     /// register), which would otherwise leave out the whole stack, or the caller's part of it;
-    /// and always in a build without frame pointers, where the start may be any caller's
-    /// record.
+    /// and where the caller gives no start (a build without frame pointers).
     Count(usize),
 }
 
@@ -112,32 +111,32 @@ extern "C" fn step(ctx: *mut ffi::Context, arg: *mut std::ffi::c_void) -> std::f
 }
 
 /// Captures the calling stack with the DWARF unwinder into `out`, in the frame walk's format
-/// (see [`Captured`]), hash included. Returns false where there is no unwinder.
+/// (see [`Captured`]), hash included. `start` is the frame record the frame walk started
+/// from, if the caller can vouch that it is one of this stack's (`None` in a build without
+/// frame pointers, where it may be any caller's: skipping below it could drop the program's
+/// own frames). Returns false where there is no unwinder.
 #[inline(never)]
-pub(crate) fn capture(start: usize, hi: usize, out: &mut Captured) -> bool {
+pub(crate) fn capture(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         out.len = 0;
         out.complete = false;
         // Two passes (this is the rare, slow path): the first finds out whether `start` is a
-        // frame record on the chain. Not in a build without frame pointers (see `build.rs`),
-        // where the register `start` came from may hold the record of any caller that has
-        // one, e.g. the standard library's `main` wrapper: skipping below it would drop the
-        // program's own frames.
-        let mut probe = (start, false);
-        if cfg!(alloc_probe_frame_pointers) {
+        // frame record on the chain.
+        let mut skip = Skip::Count(2);
+        if let Some(start) = start {
+            let mut probe = (start, false);
             // SAFETY: `find` matches the callback type and only touches `probe`, which
             // outlives the call.
             unsafe { ffi::_Unwind_Backtrace(find, &mut probe as *mut (usize, bool) as *mut _) };
+            if probe.1 {
+                skip = Skip::Below(start);
+            }
         }
         let mut w = Walk {
             out,
             hi,
-            skip: if probe.1 {
-                Skip::Below(start)
-            } else {
-                Skip::Count(2)
-            },
+            skip,
             seen: 0,
             kept: 0,
         };
