@@ -361,7 +361,7 @@ pub(crate) fn track_new(
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let local = unsafe { slot.local() };
     local.last_alloc = user as usize;
-    if local.hi == 0 {
+    if local.hi == 0 && !local.read_bounds() {
         return Header::default();
     }
     let depth = local.hi.wrapping_sub(start) as u32;

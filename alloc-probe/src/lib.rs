@@ -66,6 +66,7 @@ mod hooks;
 mod jemalloc;
 mod local;
 mod measure;
+mod pages;
 mod peak;
 mod probe;
 mod report;

@@ -74,25 +74,6 @@ fn with<R>(f: impl FnOnce(&mut Map) -> R) -> R {
     r
 }
 
-fn map_entries(cap: usize) -> *mut Entry {
-    // SAFETY: anonymous private mapping, checked for failure; zeroed memory is all-EMPTY.
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            cap * std::mem::size_of::<Entry>(),
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        ptr::null_mut()
-    } else {
-        p.cast()
-    }
-}
-
 fn slot_of(key: usize, cap: usize) -> usize {
     (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7) & (cap - 1)
 }
@@ -118,7 +99,7 @@ impl Map {
 
     fn grow(&mut self) -> bool {
         let cap = (self.cap * 2).max(1024);
-        let entries = map_entries(cap);
+        let entries: *mut Entry = crate::pages::map_zeroed(cap * std::mem::size_of::<Entry>()).cast();
         if entries.is_null() {
             return false;
         }

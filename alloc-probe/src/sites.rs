@@ -14,6 +14,7 @@
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
+use crate::pages;
 use crate::spin::SpinLock;
 use crate::stack::{Captured, Guess, MAX_FRAMES};
 
@@ -131,26 +132,6 @@ static TABLE: Table = Table {
     count: AtomicU32::new(0),
     lock: SpinLock::new(),
 };
-
-/// Maps zeroed, lazily committed memory; never returned.
-fn map_zeroed(bytes: usize) -> *mut u8 {
-    // SAFETY: an anonymous private mapping with no address hint; checked for failure.
-    let p = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        ptr::null_mut()
-    } else {
-        p.cast()
-    }
-}
 
 fn hash(c: &Captured) -> u64 {
     c.hash
@@ -290,7 +271,7 @@ fn init_index() -> *mut AtomicU32 {
     lock();
     let mut index = TABLE.index.load(Acquire);
     if index.is_null() {
-        index = map_zeroed(INDEX_SLOTS * 4).cast();
+        index = pages::map_zeroed(INDEX_SLOTS * 4).cast();
         TABLE.index.store(index, Release);
     }
     unlock();
@@ -321,7 +302,7 @@ fn insert(index: *mut AtomicU32, h: u64, c: &Captured) -> u32 {
     let chunk_no = n as usize / CHUNK;
     let mut chunk = TABLE.dir[chunk_no].load(Acquire);
     if chunk.is_null() {
-        chunk = map_zeroed(CHUNK * std::mem::size_of::<Point>()).cast();
+        chunk = pages::map_zeroed(CHUNK * std::mem::size_of::<Point>()).cast();
         if chunk.is_null() {
             return 0;
         }

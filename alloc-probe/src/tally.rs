@@ -14,7 +14,7 @@
 //! thread-local destructors released it) go to shared atomic fallback counters instead, and
 //! take `peak`'s lock.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::*};
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::*}
 use crate::functions::{Tally, LOCAL_FNS};
 use crate::local::Local;
 use crate::stats::Stats;
-use crate::{peak, sections};
+use crate::{pages, peak, sections};
 
 /// Counters of one thread. Written only by the owning thread; read by anyone.
 ///
@@ -278,10 +278,10 @@ fn reuse_slot() -> Option<&'static Slot> {
 
 fn new_slot() -> Option<&'static Slot> {
     let layout = Layout::new::<Slot>();
-    // SAFETY: Slot has a non-zero size. `System` is not the global allocator, so this does
-    // not recurse into `Probe`. The slot is built in place: it is large (per-thread tables),
-    // too large to assemble on a small thread stack.
-    let p = unsafe { System.alloc_zeroed(layout) } as *mut Slot;
+    // Mapped, not taken from `System`'s heap, which is the program's (see `pages`). The slot
+    // is built in place: it is large (per-thread tables), too large to assemble on a small
+    // thread stack.
+    let p = pages::map_zeroed(layout.size()).cast::<Slot>();
     if p.is_null() {
         return None;
     }
