@@ -16,6 +16,7 @@
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, UnsafeCell};
+use std::hint::cold_path;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering::*};
 
@@ -361,6 +362,7 @@ pub(crate) fn quick_alloc(s: &Slot, size: usize) -> Quick {
     } else if path == sections::LOCKED {
         peak::locked_grow(s, n)
     } else {
+        cold_path();
         return Quick::NotCounted;
     };
     bump(&s.allocs, 1);
@@ -379,6 +381,7 @@ pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
     } else if path == sections::LOCKED {
         peak::locked_shrink(s, n)
     } else {
+        cold_path();
         return Quick::NotCounted;
     };
     bump(&s.deallocs, 1);
@@ -390,23 +393,26 @@ pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
 pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
     let (o, n) = (old as u64, new as u64);
     let path = s.path.load(Relaxed);
-    let past = match (path, n >= o) {
-        (sections::LONE, true) => {
+    let past = if path == sections::LONE {
+        if n >= o {
             let (now, past) = peak::lone_grow(s, n - o);
             s.raise_peak(now);
             past
-        }
-        (sections::LONE, false) => {
+        } else {
             peak::lone_shrink(s, o - n);
             false
         }
-        (sections::LOCKED, true) => {
+    } else if path == sections::LOCKED {
+        if n >= o {
             let (now, past) = peak::locked_grow(s, n - o);
             s.raise_peak(now);
             past
+        } else {
+            peak::locked_shrink(s, o - n)
         }
-        (sections::LOCKED, false) => peak::locked_shrink(s, o - n),
-        _ => return Quick::NotCounted,
+    } else {
+        cold_path();
+        return Quick::NotCounted;
     };
     bump(&s.reallocs, 1);
     bump(&s.resized, o.min(n));
