@@ -16,7 +16,8 @@
 //!   thread (their next event waits on the lock), reads every share until two readings agree
 //!   (a consistent instant, as each share is two only-growing sums), raises the peak to the
 //!   total if that is higher, and hands the difference out again: half to itself, a quarter
-//!   among the other threads (which thaw with their new grants), a quarter to the pool.
+//!   among the other threads on the locked path (which thaw with their new grants), a quarter
+//!   to the pool.
 //!
 //! In the overhead bench with two threads, 0.35% of events take the lock, and about 40% of
 //! those settle (with 16 threads on 2 cores, 0.37%). A build that never took it (wrong, for
@@ -143,12 +144,12 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
 /// [`over_limit`] (out of line, after its own counting).
 ///
 /// Without a section, the switch to shared updates (see `sections`) may come at any
-/// instruction of this. Its fence orders it: what this did before the fence, the switch sees
-/// (and `adopt_lone_writer` raises the peak to the share it reads), and what this does after
-/// it sees the switch's changes: the limit frozen, or the path no longer lone. In the second
-/// case the thread may even have slept through the switch and settlements after it, so it
-/// goes to the lock, where no settlement can miss its store. Either way a new peak is not
-/// missed. Passing the limit, the thread takes a section after all.
+/// instruction of this. The switch freezes the limit and then fences every thread (see
+/// [`adopt_lone_writer`]): a share stored before that fence, the switch reads (and raises the
+/// peak to); a limit read after it is frozen, so the event goes to the lock. Nothing thaws
+/// the limit before this thread has taken the lock itself: settlements only thaw threads
+/// already on the locked path (see [`settle`]). So the limit is the only test needed, and a
+/// new peak is not missed. Passing the limit, the thread takes a section after all.
 #[inline(always)]
 pub(crate) fn lone_grow(s: &Slot, n: u64) -> (u64, bool) {
     let sh = &s.share;
@@ -157,10 +158,7 @@ pub(crate) fn lone_grow(s: &Slot, n: u64) -> (u64, bool) {
     // Keeps the compiler from reading the limit before storing the share.
     compiler_fence(SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    let past = (now as i64) > (sh.limit.load(Relaxed) as i64);
-    // `|`, not `||`: both are almost always false, and one test of both costs less than
-    // two branches.
-    (now, past | (s.path.load(Relaxed) != crate::sections::LONE))
+    (now, (now as i64) > (sh.limit.load(Relaxed) as i64))
 }
 
 /// A locked thread's live bytes grew by `n`, outside a section: as [`grow`] unlocked, but
@@ -307,11 +305,19 @@ fn lease(s: &Slot) -> bool {
 fn settle(me: Option<&Slot>) {
     let mine = me.map_or(ptr::null(), |s| s as *const Slot);
     // After this, a thread's next event waits for the lock; one in flight is seen (the
-    // store-then-load orders on both sides; an event that began lone and ended shared takes
-    // the lock: see `lone_grow`), or is that thread's one last change.
+    // store-then-load orders on both sides), or is that thread's one last change.
+    //
+    // Only threads already on the locked path are thawed below. Any other (a former lone
+    // writer, or a thread not started yet) stays frozen until it takes the lock itself: a
+    // former lone writer may still be in an event that began lone and stores its share
+    // plainly, which this reading may miss; only its frozen limit sends that event to the
+    // lock (see `lone_grow`). The path is read before the share, so that a `LOCKED` seen
+    // here comes after the thread's every plain store.
     for w in crate::tally::slots() {
         if !ptr::eq(w, mine) {
             w.share.limit.swap(FROZEN, SeqCst);
+            let locked = w.path.load(Acquire) == crate::sections::LOCKED;
+            w.thaw.store(locked, Relaxed);
         }
     }
     // Each thread changes its share at most once more, so this ends. Both sums only grow, so
@@ -330,7 +336,10 @@ fn settle(me: Option<&Slot>) {
     if let Some(s) = me {
         pool -= give(s, pool / 2);
     }
-    let others = || crate::tally::slots().filter(|w| !ptr::eq(*w, mine) && w.in_use.load(Relaxed));
+    let others = || {
+        crate::tally::slots()
+            .filter(|w| !ptr::eq(*w, mine) && w.in_use.load(Relaxed) && w.thaw.load(Relaxed))
+    };
     let quarter = pool / 4;
     let mut budget = quarter;
     if let Some(each) = budget.checked_div(others().count() as u64) {
@@ -405,15 +414,19 @@ pub(crate) fn become_lone_writer(s: &Slot) {
 }
 
 /// The process just stopped having a lone writer, whose share is every live byte: that share
-/// becomes its grant, and it is frozen, so that its next event renews the grant.
+/// becomes its grant, and it is frozen, so that its next event renews the grant. The caller
+/// has already changed the thread's path, fenced, and waited for its section to end.
 pub(crate) fn adopt_lone_writer(s: &Slot) {
     lock();
+    // Frozen and then fenced on every thread, under the lock (so that `become_lone_writer`
+    // cannot thaw it after): an event of the lone thread outside a section (see `lone_grow`)
+    // that stored its share after this fence reads the frozen limit and goes to the lock.
     s.share.limit.store(FROZEN, SeqCst);
+    crate::sections::fence_all_threads();
     let (u, d) = (s.share.ups.load(SeqCst), s.share.downs.load(SeqCst));
-    // An event of the lone thread outside a section (see `lone_grow`) may have stored its
-    // share and not yet compared it with the peak: as the share is every live byte (read
-    // increases first, so never more than were live at once), the peak is raised to it here,
-    // or the grant would exceed the peak.
+    // One that stored its share before it may not have compared it with the peak yet: as the
+    // share is every live byte (read increases first, so never more than were live at once),
+    // the peak is raised to it here, or the grant would exceed the peak.
     raise_to(with_no_slot((u, d)));
     s.grant.store(u.wrapping_sub(d), Relaxed);
     unlock();
@@ -468,4 +481,29 @@ pub(crate) fn counter() -> u64 {
         let (wu, wd) = w.share.sums();
         (u.wrapping_add(wu), d.wrapping_add(wd))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sections::{LOCKED, UNKNOWN};
+
+    /// A former lone writer (path no longer `LONE`, not yet `LOCKED`) may be in an event that
+    /// stores its share plainly and then tests only its limit: a settlement by another
+    /// thread must leave that limit frozen, and thaw the threads on the locked path.
+    #[test]
+    fn settlement_thaws_only_threads_on_the_locked_path() {
+        let former = crate::tally::new_test_slot();
+        let other = crate::tally::new_test_slot();
+        let me = crate::tally::new_test_slot();
+        former.path.store(UNKNOWN, SeqCst);
+        other.path.store(LOCKED, SeqCst);
+        me.path.store(LOCKED, SeqCst);
+        lock();
+        settle(Some(me));
+        unlock();
+        assert_eq!(former.share.limit.load(SeqCst), FROZEN);
+        assert_ne!(other.share.limit.load(SeqCst), FROZEN);
+        assert_ne!(me.share.limit.load(SeqCst), FROZEN);
+    }
 }

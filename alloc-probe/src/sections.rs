@@ -8,13 +8,13 @@
 //! allocates, it switches the process to locked updates, for good, with an asymmetric fence:
 //! it sets `CLOSING`, changes the lone writer's path, runs `membarrier` (a full barrier on every
 //! thread of the process, without the lone thread paying for one on each update), waits until
-//! the lone thread is not half-way through an update, hands its share to `peak`, and only then
-//! sets `SHARED`. Every other thread waits for `SHARED` before its first update. Where
+//! the lone thread is not half-way through an update, hands its share to `peak` (which freezes
+//! its limit and fences every thread again), and only then sets `SHARED`. Every other thread waits for `SHARED` before its first update. Where
 //! `membarrier` is not available, updates are locked from the start. A single-threaded
 //! program thus pays for no locked instruction at all.
 //!
 //! An event that touches only its own thread's slot (every event in `counts` mode, and an
-//! unsampled block's in `sampled` mode) needs no section: the same fence orders its plain
+//! unsampled block's in `sampled` mode) needs no section: the second fence orders its plain
 //! store and the limit it reads after it (see `peak::lone_grow`), and only passing the limit
 //! opens a section. Each slot's `path` says which updates its owner makes, so the allocator
 //! path reads no global flag.
@@ -81,6 +81,15 @@ pub(crate) fn on_new_slot(slot: &'static Slot) {
     go_shared();
 }
 
+/// A full memory barrier on every thread of the process, in its own instruction stream.
+/// The expedited command was registered before any thread became the lone writer, so it
+/// does not fail; the global one is the slow, always-available equivalent.
+pub(crate) fn fence_all_threads() {
+    if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
+        membarrier(MEMBARRIER_CMD_GLOBAL);
+    }
+}
+
 /// Switches every writer to locked updates (once), or waits until another thread has.
 #[cold]
 fn go_shared() {
@@ -93,12 +102,8 @@ fn go_shared() {
             let s = unsafe { &*solo };
             s.path.store(UNKNOWN, SeqCst);
             // After the barrier the lone thread's next update sees `path` changed; one in
-            // flight has set `busy`, which we now see, and we wait for it to finish. The
-            // expedited command was registered, so it does not fail; the global one is the
-            // slow, always-available equivalent.
-            if !membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) {
-                membarrier(MEMBARRIER_CMD_GLOBAL);
-            }
+            // flight has set `busy`, which we now see, and we wait for it to finish.
+            fence_all_threads();
             let mut spins = 0;
             while s.busy.load(Acquire) {
                 backoff(&mut spins);
@@ -158,7 +163,9 @@ pub(crate) fn to_locked(slot: Option<&Slot>) {
     ensure_shared();
     if let Some(s) = slot {
         // Nobody else writes it now: the switch has cleared a lone writer's path already.
-        s.path.store(LOCKED, Relaxed);
+        // Released: a settlement that reads `LOCKED` (acquiring) then sees the thread's
+        // earlier plain stores (see `peak::settle`).
+        s.path.store(LOCKED, Release);
     }
 }
 

@@ -99,7 +99,8 @@ impl Map {
 
     fn grow(&mut self) -> bool {
         let cap = (self.cap * 2).max(1024);
-        let entries: *mut Entry = crate::pages::map_zeroed(cap * std::mem::size_of::<Entry>()).cast();
+        let entries: *mut Entry =
+            crate::pages::map_zeroed(cap * std::mem::size_of::<Entry>()).cast();
         if entries.is_null() {
             return false;
         }

@@ -53,6 +53,8 @@ pub(crate) struct Slot {
     next: *const Slot,
     /// The live bytes this thread may reach without asking (see `peak`; under its lock).
     pub(crate) grant: AtomicU64,
+    /// Whether the settlement under way thaws this slot (see `peak::settle`; under its lock).
+    pub(crate) thaw: AtomicBool,
     /// Tracking state; only the owning thread touches it.
     local: UnsafeCell<Local>,
     /// Tracked functions' counters on this thread (see `functions`).
@@ -275,6 +277,12 @@ fn reuse_slot() -> Option<&'static Slot> {
         p = s.next;
     }
     None
+}
+
+/// A new slot owned by nobody's `LOCAL`, for unit tests of the books.
+#[cfg(test)]
+pub(crate) fn new_test_slot() -> &'static Slot {
+    new_slot().expect("mapped a slot")
 }
 
 fn new_slot() -> Option<&'static Slot> {
