@@ -304,22 +304,7 @@ fn lease(s: &Slot) -> bool {
 /// (which the total and the pool account for) or sends it here again.
 fn settle(me: Option<&Slot>) {
     let mine = me.map_or(ptr::null(), |s| s as *const Slot);
-    // After this, a thread's next event waits for the lock; one in flight is seen (the
-    // store-then-load orders on both sides), or is that thread's one last change.
-    //
-    // Only threads already on the locked path are thawed below. Any other (a former lone
-    // writer, or a thread not started yet) stays frozen until it takes the lock itself: a
-    // former lone writer may still be in an event that began lone and stores its share
-    // plainly, which this reading may miss; only its frozen limit sends that event to the
-    // lock (see `lone_grow`). The path is read before the share, so that a `LOCKED` seen
-    // here comes after the thread's every plain store.
-    for w in crate::tally::slots() {
-        if !ptr::eq(w, mine) {
-            w.share.limit.swap(FROZEN, SeqCst);
-            let locked = w.path.load(Acquire) == crate::sections::LOCKED;
-            w.thaw.store(locked, Relaxed);
-        }
-    }
+    freeze_others(mine);
     // Each thread changes its share at most once more, so this ends. Both sums only grow, so
     // two equal readings mean no share changed between them: at the instant between the two
     // readings, every share was what was read.
@@ -331,6 +316,59 @@ fn settle(me: Option<&Slot>) {
         }
         last = again;
     }
+    hand_out(me, last);
+}
+
+/// Settles the books around a reading of the caller's (`read`, of counters that only grow,
+/// and that include every share): returns a reading of one instant at which every share was
+/// also read, and the books were settled at it.
+///
+/// A reader must not take a plain reading once threads share: a thread past its grant has
+/// stored its share and waits for the lock, and a reading that includes that share fixes its
+/// event before the reading, while the other threads may still grow within their grants, and
+/// shrink again before the waiting thread settles; a peak that only that order reaches would
+/// be missed. Settling at the instant read restores the grants that rule it out.
+pub(crate) fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
+    lock();
+    freeze_others(ptr::null());
+    // Frozen threads change their counters at most once more (one event in flight), so this
+    // ends; two equal readings around the shares' reading mean that nothing changed in
+    // between.
+    let (reading, shares) = loop {
+        let before = read();
+        let shares = read_all();
+        if read() == before {
+            break (before, shares);
+        }
+    };
+    hand_out(None, shares);
+    unlock();
+    reading
+}
+
+/// Freezes every slot but `mine` (the caller holds the lock): after this, a thread's next
+/// event waits for the lock; one in flight is seen (the store-then-load orders on both
+/// sides), or is that thread's one last change.
+///
+/// Only threads already on the locked path are thawed by [`hand_out`]. Any other (a former
+/// lone writer, or a thread not started yet) stays frozen until it takes the lock itself: a
+/// former lone writer may still be in an event that began lone and stores its share plainly,
+/// which a settlement's reading may miss; only its frozen limit sends that event to the lock
+/// (see `lone_grow`). The path is read before the share, so that a `LOCKED` seen here comes
+/// after the thread's every plain store.
+fn freeze_others(mine: *const Slot) {
+    for w in crate::tally::slots() {
+        if !ptr::eq(w, mine) {
+            w.share.limit.swap(FROZEN, SeqCst);
+            let locked = w.path.load(Acquire) == crate::sections::LOCKED;
+            w.thaw.store(locked, Relaxed);
+        }
+    }
+}
+
+/// The end of a settlement at the reading `last` of every share (see [`settle`]).
+fn hand_out(me: Option<&Slot>, last: (u64, u64)) {
+    let mine = me.map_or(ptr::null(), |s| s as *const Slot);
     let total = with_no_slot(last);
     let mut pool = raise_to(total).wrapping_sub(total);
     if let Some(s) = me {

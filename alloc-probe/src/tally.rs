@@ -610,6 +610,22 @@ pub(crate) fn peak_mark(s: &Slot) -> &AtomicU64 {
 
 /// Whole-process totals: every slot plus the fallback counters.
 pub(crate) fn totals() -> Stats {
+    if sections::shared() {
+        // Once threads share, the reading is taken with the books settled around it (see
+        // `peak::settled`), so that it is of one instant. Refused calls are left out of the
+        // comparison: a thread whose every call is refused would change them forever.
+        let mut sum = peak::settled(|| Counters {
+            failed: 0,
+            ..read_counters()
+        });
+        sum.failed = read_counters().failed;
+        let mut st = sum.since(&Counters::default(), 0);
+        // A thread without a slot counts its event before it takes the lock (see
+        // `peak::without_slot`).
+        peak::observe(st.live_bytes);
+        st.peak_live_bytes = peak::peak();
+        return st;
+    }
     // Every counter only grows, so two equal readings mean that nothing changed in between:
     // the figures of one instant. Threads that keep allocating may prevent that; after a few
     // tries the last reading stands, each figure exact but not all from one instant.
