@@ -174,10 +174,9 @@ pub(crate) fn locked_grow(s: &Slot, n: u64) -> (u64, bool) {
     (now, (now as i64) > (sh.limit.load(SeqCst) as i64))
 }
 
-/// [`lone_grow`], [`locked_grow`] or [`locked_shrink`] left the share past the limit (or the
-/// lone writer's path changed during its event): a new peak if the thread is still the lone
-/// writer, which a section makes sure of; otherwise the share is settled under the lock, as
-/// any.
+/// [`lone_grow`], [`locked_grow`] or [`locked_shrink`] left the share past the limit (which
+/// the switch to shared updates freezes): a new peak if the thread is still the lone writer,
+/// which a section makes sure of; otherwise the share is settled under the lock, as any.
 #[cold]
 #[inline(never)]
 pub(crate) fn over_limit(s: &Slot) {
@@ -264,12 +263,14 @@ fn over_grant(s: &Slot) {
 }
 
 /// An event of a thread without a slot (set-up and teardown): always under the lock, with a
-/// settlement.
+/// settlement. `count` adds it to the shared fallback counters, under the lock too: a reading
+/// of the totals (see [`settled`]) must not see an event the shares do not have yet.
 #[cold]
 #[inline(never)]
-pub(crate) fn without_slot(up: u64, down: u64) {
+pub(crate) fn without_slot(up: u64, down: u64, count: impl FnOnce()) {
     crate::sections::ensure_shared();
     lock();
+    count();
     let e = &ESCROW;
     e.ups.store(e.ups.load(Relaxed).wrapping_add(up), Relaxed);
     e.downs
@@ -299,7 +300,7 @@ fn lease(s: &Slot) -> bool {
 
 /// Takes a consistent total of every share, raises the peak to it, and hands out what the
 /// peak leaves (the caller holds the lock): half to `me` (if any), a quarter shared among the
-/// other threads, a quarter kept in the pool. Each thread's grant is its share in the total
+/// other threads on the locked path, a quarter kept in the pool. Each thread's grant is its share in the total
 /// plus its part: a change it made after the total was taken is then either within its grant
 /// (which the total and the pool account for) or sends it here again.
 fn settle(me: Option<&Slot>) {
@@ -381,7 +382,7 @@ fn hand_out(me: Option<&Slot>, last: (u64, u64)) {
     let quarter = pool / 4;
     let mut budget = quarter;
     if let Some(each) = budget.checked_div(others().count() as u64) {
-        // Threads that took a slot since the count share what is left of the budget.
+        // A slot reused since the count (its path was locked) shares what is left.
         for w in others() {
             budget -= give(w, each.min(budget));
         }

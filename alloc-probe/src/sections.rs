@@ -9,9 +9,10 @@
 //! it sets `CLOSING`, changes the lone writer's path, runs `membarrier` (a full barrier on every
 //! thread of the process, without the lone thread paying for one on each update), waits until
 //! the lone thread is not half-way through an update, hands its share to `peak` (which freezes
-//! its limit and fences every thread again), and only then sets `SHARED`. Every other thread waits for `SHARED` before its first update. Where
-//! `membarrier` is not available, updates are locked from the start. A single-threaded
-//! program thus pays for no locked instruction at all.
+//! its limit and fences every thread again), and only then sets `SHARED`. Every other thread
+//! waits for `SHARED` before its first update. Where `membarrier` is not available, updates
+//! are locked from the start. A single-threaded program thus pays for no locked instruction
+//! at all.
 //!
 //! An event that touches only its own thread's slot (every event in `counts` mode, and an
 //! unsampled block's in `sampled` mode) needs no section: the second fence orders its plain

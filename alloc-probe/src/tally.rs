@@ -1,8 +1,8 @@
 //! Per-thread tallies, folded into process totals on demand.
 //!
 //! Each thread owns a [`Slot`] of counters that only it writes, so threads never contend on
-//! them. `stats()` sums every slot. Slots live in a lock-free, never-freed list allocated from
-//! `System`; a thread that exits hands its slot back for reuse without clearing it (the counts
+//! them. `stats()` sums every slot. Slots live in a lock-free, never-freed list of mapped
+//! pages (see `pages`); a thread that exits hands its slot back for reuse without clearing it (the counts
 //! are cumulative process totals, and [`measure`](crate::measure) works on deltas), so no count
 //! is ever lost, and claiming or releasing a slot takes no lock.
 //!
@@ -513,9 +513,10 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
             s.raise_peak(peak::grow(s, solo, n));
         }
         None => {
-            FALLBACK.allocs.fetch_add(1, Relaxed);
-            FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
-            peak::without_slot(n, 0);
+            peak::without_slot(n, 0, || {
+                FALLBACK.allocs.fetch_add(1, Relaxed);
+                FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
+            });
         }
     }
 }
@@ -539,9 +540,10 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
             peak::shrink(s, solo, n);
         }
         None => {
-            FALLBACK.deallocs.fetch_add(1, Relaxed);
-            FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
-            peak::without_slot(0, n);
+            peak::without_slot(0, n, || {
+                FALLBACK.deallocs.fetch_add(1, Relaxed);
+                FALLBACK.bytes_deallocated.fetch_add(n, Relaxed);
+            });
         }
     }
 }
@@ -570,10 +572,11 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize, solo: b
             }
         }
         None => {
-            FALLBACK.reallocs.fetch_add(1, Relaxed);
-            FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
-            FALLBACK.bytes_deallocated.fetch_add(o, Relaxed);
-            peak::without_slot(n.saturating_sub(o), o.saturating_sub(n));
+            peak::without_slot(n.saturating_sub(o), o.saturating_sub(n), || {
+                FALLBACK.reallocs.fetch_add(1, Relaxed);
+                FALLBACK.bytes_allocated.fetch_add(n, Relaxed);
+                FALLBACK.bytes_deallocated.fetch_add(o, Relaxed);
+            });
         }
     }
 }
@@ -620,9 +623,6 @@ pub(crate) fn totals() -> Stats {
         });
         sum.failed = read_counters().failed;
         let mut st = sum.since(&Counters::default(), 0);
-        // A thread without a slot counts its event before it takes the lock (see
-        // `peak::without_slot`).
-        peak::observe(st.live_bytes);
         st.peak_live_bytes = peak::peak();
         return st;
     }
