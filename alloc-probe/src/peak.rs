@@ -329,8 +329,26 @@ fn settle(me: Option<&Slot>) {
 /// event before the reading, while the other threads may still grow within their grants, and
 /// shrink again before the waiting thread settles; a peak that only that order reaches would
 /// be missed. Settling at the instant read restores the grants that rule it out.
+///
+/// Most readings include no such thread: then every share is within its grant at the instant
+/// read, the grants rule the hole out as they are, and no thread is disturbed. Only a reading
+/// that finds a share past its grant (or none of a few tries agreeing with itself) freezes
+/// every thread and settles.
 pub(crate) fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
     lock();
+    for _ in 0..4 {
+        let before = read();
+        // Under the lock, so the grants hold still.
+        let past =
+            crate::tally::slots().any(|w| (w.share.net() as i64) > (w.grant.load(Relaxed) as i64));
+        if read() == before {
+            if !past {
+                unlock();
+                return before;
+            }
+            break;
+        }
+    }
     freeze_others(ptr::null());
     // Frozen threads change their counters at most once more (one event in flight), so this
     // ends; two equal readings around the shares' reading mean that nothing changed in
