@@ -300,9 +300,9 @@ fn lease(s: &Slot) -> bool {
 
 /// Takes a consistent total of every share, raises the peak to it, and hands out what the
 /// peak leaves (the caller holds the lock): half to `me` (if any), a quarter shared among the
-/// other threads on the locked path, a quarter kept in the pool. Each thread's grant is its share in the total
-/// plus its part: a change it made after the total was taken is then either within its grant
-/// (which the total and the pool account for) or sends it here again.
+/// other threads on the locked path, a quarter kept in the pool. Each thread's grant is its
+/// share in the total plus its part: a change it made after the total was taken is then
+/// either within its grant (which the total and the pool account for) or sends it here again.
 fn settle(me: Option<&Slot>) {
     let mine = me.map_or(ptr::null(), |s| s as *const Slot);
     freeze_others(mine);

@@ -2,9 +2,9 @@
 //!
 //! Each thread owns a [`Slot`] of counters that only it writes, so threads never contend on
 //! them. `stats()` sums every slot. Slots live in a lock-free, never-freed list of mapped
-//! pages (see `pages`); a thread that exits hands its slot back for reuse without clearing it (the counts
-//! are cumulative process totals, and [`measure`](crate::measure) works on deltas), so no count
-//! is ever lost, and claiming or releasing a slot takes no lock.
+//! pages (see `pages`); a thread that exits hands its slot back for reuse without clearing it
+//! (the counts are cumulative process totals, and [`measure`](crate::measure) works on
+//! deltas), so no count is ever lost, and claiming or releasing a slot takes no lock.
 //!
 //! The slot also holds the thread's share of the live bytes, with which `peak` keeps the
 //! process's peak exact without a shared write per event (the share's limit, and its grant,
