@@ -304,20 +304,25 @@ fn lease(s: &Slot) -> bool {
 /// share in the total plus its part: a change it made after the total was taken is then
 /// either within its grant (which the total and the pool account for) or sends it here again.
 fn settle(me: Option<&Slot>) {
-    let mine = me.map_or(ptr::null(), |s| s as *const Slot);
-    freeze_others(mine);
-    // Each thread changes its share at most once more, so this ends. Both sums only grow, so
-    // two equal readings mean no share changed between them: at the instant between the two
-    // readings, every share was what was read.
-    let mut last = read_all();
-    loop {
-        let again = read_all();
-        if again == last {
-            break;
+    settle_around(me, read_all);
+}
+
+/// [`settle`], at an instant at which `read` (of counters that only grow, and that include
+/// every share) is also taken: returns that reading.
+fn settle_around<T: PartialEq>(me: Option<&Slot>, mut read: impl FnMut() -> T) -> T {
+    freeze_others(me.map_or(ptr::null(), |s| s as *const Slot));
+    // Each thread changes its counters at most once more, so this ends. They only grow, so
+    // two equal readings around the shares' reading mean that nothing changed in between:
+    // at that instant, every share was what was read.
+    let (reading, shares) = loop {
+        let before = read();
+        let shares = read_all();
+        if read() == before {
+            break (before, shares);
         }
-        last = again;
-    }
-    hand_out(me, last);
+    };
+    hand_out(me, shares);
+    reading
 }
 
 /// Settles the books around a reading of the caller's (`read`, of counters that only grow,
@@ -349,18 +354,7 @@ pub(crate) fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
             break;
         }
     }
-    freeze_others(ptr::null());
-    // Frozen threads change their counters at most once more (one event in flight), so this
-    // ends; two equal readings around the shares' reading mean that nothing changed in
-    // between.
-    let (reading, shares) = loop {
-        let before = read();
-        let shares = read_all();
-        if read() == before {
-            break (before, shares);
-        }
-    };
-    hand_out(None, shares);
+    let reading = settle_around(None, read);
     unlock();
     reading
 }

@@ -99,6 +99,7 @@ impl Map {
 
     fn grow(&mut self) -> bool {
         let cap = (self.cap * 2).max(1024);
+        // Zeroed: every entry's key is `EMPTY`.
         let entries: *mut Entry =
             crate::pages::map_zeroed(cap * std::mem::size_of::<Entry>()).cast();
         if entries.is_null() {

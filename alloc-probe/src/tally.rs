@@ -613,7 +613,7 @@ pub(crate) fn peak_mark(s: &Slot) -> &AtomicU64 {
 
 /// Whole-process totals: every slot plus the fallback counters.
 pub(crate) fn totals() -> Stats {
-    if sections::shared() {
+    let (sum, observe_live) = if sections::shared() {
         // Once threads share, the reading is taken with the books settled around it (see
         // `peak::settled`), so that it is of one instant. Refused calls are left out of the
         // comparison: a thread whose every call is refused would change them forever.
@@ -622,26 +622,27 @@ pub(crate) fn totals() -> Stats {
             ..read_counters()
         });
         sum.failed = read_counters().failed;
-        let mut st = sum.since(&Counters::default(), 0);
-        st.peak_live_bytes = peak::peak();
-        return st;
-    }
-    // Every counter only grows, so two equal readings mean that nothing changed in between:
-    // the figures of one instant. Threads that keep allocating may prevent that; after a few
-    // tries the last reading stands, each figure exact but not all from one instant.
-    let mut sum = read_counters();
-    let mut consistent = false;
-    for _ in 0..8 {
-        let again = read_counters();
-        if again == sum {
-            consistent = true;
-            break;
+        (sum, false)
+    } else {
+        // Every counter only grows, so two equal readings mean that nothing changed in
+        // between: the figures of one instant. Threads that keep allocating may prevent that;
+        // after a few tries the last reading stands, each figure exact but not all from one
+        // instant.
+        let mut sum = read_counters();
+        let mut consistent = false;
+        for _ in 0..8 {
+            let again = read_counters();
+            if again == sum {
+                consistent = true;
+                break;
+            }
+            sum = again;
         }
-        sum = again;
-    }
+        (sum, consistent)
+    };
     let mut st = sum.since(&Counters::default(), 0);
-    if consistent {
-        // A thread half-way through an event may have counted it before the peak did.
+    if observe_live {
+        // The lone writer, half-way through an event, may have counted it before the peak did.
         peak::observe(st.live_bytes);
     }
     st.peak_live_bytes = peak::peak();
