@@ -1,9 +1,9 @@
 //! [`Probe`]: the global allocator wrapper.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
-use crate::config::{self, Mode, COUNTS, SAMPLED, UNSET};
+use crate::config::{self, Mode, COUNTS, FULL, SAMPLED};
 use crate::tally::{self, Quick};
 use crate::{blocks, sampled};
 
@@ -25,10 +25,30 @@ use crate::{blocks, sampled};
 pub struct Probe<A: GlobalAlloc = System> {
     inner: A,
     defaults: Defaults,
-    /// The mode code in force, once known: a copy of `config`'s, read from the user's own
-    /// static (`config`'s would be read through the global offset table, one load more).
-    mode: AtomicU8,
+    /// Where each method goes: the mode's own function once the mode is known, `first_*`
+    /// before. One indirect jump through the user's own static, instead of a test per mode
+    /// (and a test for "not known yet") on every call.
+    entries: Entries,
 }
+
+/// The entry points of the four `GlobalAlloc` methods, each stored as the function pointer
+/// type named on it, cast to a raw pointer (function pointers have no atomic type).
+struct Entries {
+    /// [`AllocFn`]
+    alloc: AtomicPtr<()>,
+    /// [`AllocFn`]
+    alloc_zeroed: AtomicPtr<()>,
+    /// [`DeallocFn`]
+    dealloc: AtomicPtr<()>,
+    /// [`ReallocFn`]
+    realloc: AtomicPtr<()>,
+}
+
+// The entries take the layout as its size and alignment, and the probe last: the arguments of
+// `__rust_alloc` and its kin, in their registers, so that those only add the probe's address.
+type AllocFn<A> = unsafe fn(usize, usize, &Probe<A>) -> *mut u8;
+type DeallocFn<A> = unsafe fn(*mut u8, usize, usize, &Probe<A>);
+type ReallocFn<A> = unsafe fn(*mut u8, usize, usize, usize, &Probe<A>) -> *mut u8;
 
 /// The settings a `Probe` was built with; the environment overrides them.
 #[derive(Clone, Copy)]
@@ -57,7 +77,12 @@ impl<A: GlobalAlloc> Probe<A> {
                 sample_rate: 512 * 1024,
                 inner_name: std::any::type_name::<A>,
             },
-            mode: AtomicU8::new(config::UNSET),
+            entries: Entries {
+                alloc: AtomicPtr::new(Self::first_alloc as AllocFn<A> as *mut ()),
+                alloc_zeroed: AtomicPtr::new(Self::first_alloc_zeroed as AllocFn<A> as *mut ()),
+                dealloc: AtomicPtr::new(Self::first_dealloc as DeallocFn<A> as *mut ()),
+                realloc: AtomicPtr::new(Self::first_realloc as ReallocFn<A> as *mut ()),
+            },
         }
     }
 
@@ -86,46 +111,99 @@ impl<A: GlobalAlloc> Probe<A> {
         &self.inner
     }
 
-    /// The mode code in force, [`config::UNSET`] before the first call. Each method tests
-    /// `counts` first, so that its path, the fastest, pays for no other test; and every other
-    /// case ends in a tail call, so that `counts`' path needs no stack frame of its own.
-    #[inline(always)]
-    fn mode(&self) -> u8 {
-        self.mode.load(Relaxed)
-    }
-
-    /// Reads the settings, on the first call (not by calling the method again afterwards: a
-    /// recursive method is not inlined). Returns the mode.
+    /// Reads the settings, on the first call, and points every method at its mode's function.
+    /// Returns the mode. Threads racing here compute the same mode and store the same entries.
     #[cold]
     #[inline(never)]
     fn first_mode(&self) -> u8 {
         let m = config::mode_code(self.defaults);
-        self.mode.store(m, Relaxed);
+        let e = &self.entries;
+        let (alloc, zeroed, dealloc, realloc): (
+            AllocFn<A>,
+            AllocFn<A>,
+            DeallocFn<A>,
+            ReallocFn<A>,
+        ) = match m {
+            COUNTS => (
+                Self::alloc_by::<COUNTS, false>,
+                Self::alloc_by::<COUNTS, true>,
+                Self::dealloc_by::<COUNTS>,
+                Self::realloc_by::<COUNTS>,
+            ),
+            SAMPLED => (
+                Self::alloc_by::<SAMPLED, false>,
+                Self::alloc_by::<SAMPLED, true>,
+                Self::dealloc_by::<SAMPLED>,
+                Self::realloc_by::<SAMPLED>,
+            ),
+            _ => (
+                Self::alloc_by::<FULL, false>,
+                Self::alloc_by::<FULL, true>,
+                Self::dealloc_by::<FULL>,
+                Self::realloc_by::<FULL>,
+            ),
+        };
+        e.alloc.store(alloc as *mut (), Relaxed);
+        e.alloc_zeroed.store(zeroed as *mut (), Relaxed);
+        e.dealloc.store(dealloc as *mut (), Relaxed);
+        e.realloc.store(realloc as *mut (), Relaxed);
         m
     }
 
-    // The first call of each method, out of line and with the method's own arguments, so
-    // that the method reaches it by a tail call. Contracts: the methods'.
+    // The first call of each method: reads the mode, then does what the mode's function does.
+    // Contracts: the methods'.
 
-    #[cold]
-    #[inline(never)]
-    unsafe fn first_alloc(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn first_alloc(size: usize, align: usize, p: &Self) -> *mut u8 {
         // SAFETY: the caller's contract, passed on.
-        unsafe { self.alloc_in(self.first_mode(), layout, zeroed) }
+        unsafe { p.alloc_in(p.first_mode(), layout(size, align), false) }
     }
 
-    #[cold]
-    #[inline(never)]
-    unsafe fn first_dealloc(&self, ptr: *mut u8, layout: Layout) {
+    unsafe fn first_alloc_zeroed(size: usize, align: usize, p: &Self) -> *mut u8 {
         // SAFETY: the caller's contract, passed on.
-        unsafe { self.dealloc_in(self.first_mode(), ptr, layout) }
+        unsafe { p.alloc_in(p.first_mode(), layout(size, align), true) }
     }
 
-    #[cold]
-    #[inline(never)]
-    unsafe fn first_realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+    unsafe fn first_dealloc(ptr: *mut u8, size: usize, align: usize, p: &Self) {
         // SAFETY: the caller's contract, passed on.
-        unsafe { self.realloc_in(self.first_mode(), ptr, layout, new) }
+        unsafe { p.dealloc_in(p.first_mode(), ptr, layout(size, align)) }
+    }
+
+    unsafe fn first_realloc(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        new: usize,
+        p: &Self,
+    ) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { p.realloc_in(p.first_mode(), ptr, layout(size, align), new) }
+    }
+
+    // Each mode's functions, to which `entries` point. Contracts: the methods'.
+
+    unsafe fn alloc_by<const M: u8, const ZEROED: bool>(
+        size: usize,
+        align: usize,
+        p: &Self,
+    ) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { p.alloc_in(M, layout(size, align), ZEROED) }
+    }
+
+    unsafe fn dealloc_by<const M: u8>(ptr: *mut u8, size: usize, align: usize, p: &Self) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { p.dealloc_in(M, ptr, layout(size, align)) }
+    }
+
+    unsafe fn realloc_by<const M: u8>(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        new: usize,
+        p: &Self,
+    ) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { p.realloc_in(M, ptr, layout(size, align), new) }
     }
 
     #[inline(always)]
@@ -138,6 +216,16 @@ impl<A: GlobalAlloc> Probe<A> {
         }
         tally::alloc_counted(tally::current(), p, layout.size())
     }
+}
+
+/// The layout the caller's size and alignment came from.
+///
+/// # Safety
+/// They came from a `Layout` (every entry's caller split one).
+#[inline(always)]
+unsafe fn layout(size: usize, align: usize) -> Layout {
+    // SAFETY: the caller's contract.
+    unsafe { Layout::from_size_align_unchecked(size, align) }
 }
 
 /// `inner.alloc` or `inner.alloc_zeroed`: every path asks the inner allocator this way.
@@ -168,49 +256,40 @@ pub(crate) unsafe fn inner_alloc<A: GlobalAlloc>(
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY (each case): the caller's contract, passed on.
+        // SAFETY: `entries.alloc` only ever holds an `AllocFn<A>`; the caller's contract is
+        // passed on.
         unsafe {
-            match self.mode() {
-                COUNTS => self.counted_alloc(layout, false),
-                UNSET => self.first_alloc(layout, false),
-                m => self.alloc_in(m, layout, false),
-            }
+            let f: AllocFn<A> = std::mem::transmute(self.entries.alloc.load(Relaxed));
+            f(layout.size(), layout.align(), self)
         }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY (each case): the caller's contract, passed on.
+        // SAFETY: as in `alloc`.
         unsafe {
-            match self.mode() {
-                COUNTS => self.counted_alloc(layout, true),
-                UNSET => self.first_alloc(layout, true),
-                m => self.alloc_in(m, layout, true),
-            }
+            let f: AllocFn<A> = std::mem::transmute(self.entries.alloc_zeroed.load(Relaxed));
+            f(layout.size(), layout.align(), self)
         }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY (each case): the caller's contract, passed on.
+        // SAFETY: `entries.dealloc` only ever holds a `DeallocFn<A>`; the caller's contract is
+        // passed on.
         unsafe {
-            match self.mode() {
-                COUNTS => self.counted_dealloc(ptr, layout),
-                UNSET => self.first_dealloc(ptr, layout),
-                m => self.dealloc_in(m, ptr, layout),
-            }
+            let f: DeallocFn<A> = std::mem::transmute(self.entries.dealloc.load(Relaxed));
+            f(ptr, layout.size(), layout.align(), self)
         }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY (each case): the caller's contract, passed on.
+        // SAFETY: `entries.realloc` only ever holds a `ReallocFn<A>`; the caller's contract is
+        // passed on.
         unsafe {
-            match self.mode() {
-                COUNTS => self.counted_realloc(ptr, layout, new_size),
-                UNSET => self.first_realloc(ptr, layout, new_size),
-                m => self.realloc_in(m, ptr, layout, new_size),
-            }
+            let f: ReallocFn<A> = std::mem::transmute(self.entries.realloc.load(Relaxed));
+            f(ptr, layout.size(), layout.align(), new_size, self)
         }
     }
 }
