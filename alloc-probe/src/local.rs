@@ -14,6 +14,10 @@ pub(crate) struct Local {
     /// The block this thread's last allocator event produced, if that event was an
     /// allocation or reallocation: a free of it next is a temporary.
     pub last_alloc: usize,
+    /// `sampled` mode: the thread's event count (`Slot::events`) just before `last_alloc`'s
+    /// birth or move. Unsampled events leave `last_alloc` be, so a sampled block's free first
+    /// compares counts (see `sampled::catch_up`).
+    pub last_event: u64,
     /// Bytes left until the next sampled allocation, and the sampler's random state.
     pub sample_left: i64,
     pub rng: u64,

@@ -31,7 +31,6 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
             if blocks::sample_due(local, size) {
                 return alloc_sampled(p, size);
             }
-            local.last_alloc = 0;
             return tally::alloc_counted(Some(s), p, size);
         }
     }
@@ -47,9 +46,7 @@ fn alloc_sampled(p: *mut u8, size: usize) -> *mut u8 {
     if let Some(s) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         let w = blocks::sampled_weight(unsafe { s.local() }, size);
-        if guard::ignoring() {
-            blocks::forget_last(slot);
-        } else {
+        if !guard::ignoring() {
             record(slot, p, size, w, solo);
         }
     }
@@ -72,9 +69,10 @@ fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
     if let Some(s) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
         let local = unsafe { s.local() };
-        match blocks::sample(local, size) {
-            Some(w) if !guard::ignoring() => record(slot, p, size, w, solo),
-            _ => local.last_alloc = 0,
+        if let Some(w) = blocks::sample(local, size) {
+            if !guard::ignoring() {
+                record(slot, p, size, w, solo);
+            }
         }
     }
     tally::count_alloc(slot, size, solo);
@@ -87,9 +85,31 @@ fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
 #[inline(never)]
 fn record(slot: Option<&tally::Slot>, p: *mut u8, size: usize, w: u64, solo: bool) {
     let h = blocks::track_new(crate::stack::frame_pointer(), slot, p, size, w, solo);
+    mark(slot);
     if h.tracked() && !side::insert(p as usize, entry(h, w)) {
         // No room to remember it: the block stays counted, but its site forgets it.
         blocks::forget(h, w, size, solo);
+    }
+}
+
+/// After a sampled block's birth or move (before it is counted): the thread's event count.
+fn mark(slot: Option<&tally::Slot>) {
+    if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        unsafe { s.local() }.last_event = s.events();
+    }
+}
+
+/// Before a sampled block's free or move (before it is counted): forgets the last block born
+/// or moved if any event came since, as the unsampled events, which touch no tracking state,
+/// did not. The free is then a temporary's exactly when it is its thread's next event.
+fn catch_up(slot: Option<&tally::Slot>) {
+    if let Some(s) = slot {
+        // SAFETY: as in `mark`.
+        let local = unsafe { s.local() };
+        if s.events() != local.last_event.wrapping_add(1) {
+            local.last_alloc = 0;
+        }
     }
 }
 
@@ -107,11 +127,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
         if side::may_hold(p as usize) {
             return dealloc_maybe_sampled(inner, p, layout);
         }
-        let Some(s) = tally::current() else {
-            return dealloc_rest(inner, p, layout);
-        };
-        blocks::forget_last(Some(s));
-        match tally::quick_dealloc(s, layout.size()) {
+        match tally::quick(|s| tally::quick_dealloc(s, layout.size())) {
             Quick::Counted => inner.dealloc(p, layout),
             Quick::PastLimit => tally::over_limit_then_free(inner, p, layout),
             Quick::NotCounted => dealloc_rest(inner, p, layout),
@@ -152,7 +168,6 @@ unsafe fn dealloc_rest<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
 fn unsampled_free_rest(size: usize) {
     let slot = tally::slot();
     let solo = sections::begin(slot);
-    blocks::forget_last(slot);
     tally::count_dealloc(slot, size, solo);
     sections::end(slot, solo);
 }
@@ -166,6 +181,7 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
     };
     let slot = tally::slot();
     let solo = sections::begin(slot);
+    catch_up(slot);
     blocks::untrack(
         crate::stack::frame_pointer(),
         slot,
@@ -210,7 +226,6 @@ fn unsampled_realloc_counted(moved: *mut u8, old: usize, new: usize) -> *mut u8 
     let Some(s) = tally::current() else {
         return unsampled_realloc_rest(moved, old, new);
     };
-    blocks::forget_last(Some(s));
     tally::realloc_counted(Some(s), moved, old, new)
 }
 
@@ -249,7 +264,6 @@ unsafe fn realloc_maybe_sampled<A: GlobalAlloc>(
 fn unsampled_realloc_rest(moved: *mut u8, old: usize, new: usize) -> *mut u8 {
     let slot = tally::slot();
     let solo = sections::begin(slot);
-    blocks::forget_last(slot);
     tally::count_realloc(slot, old, new, solo);
     sections::end(slot, solo);
     moved
@@ -263,7 +277,9 @@ fn moved_sampled(p: *mut u8, moved: *mut u8, old: usize, new: usize, v: [u64; 3]
     let solo = sections::begin(slot);
     let mut h = Header::decode([v[0], v[1]]);
     let w = v[2];
+    catch_up(slot);
     blocks::retrack(slot, p, moved, old, new, &mut h, w, solo);
+    mark(slot);
     if !side::insert(moved as usize, entry(h, w)) {
         blocks::forget(h, w, new, solo);
     }

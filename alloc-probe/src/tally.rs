@@ -98,6 +98,15 @@ impl Slot {
         }
     }
 
+    /// The events this slot counted: allocations, frees and reallocations. Only the owner
+    /// may rely on it between two of its own events.
+    #[inline(always)]
+    pub(crate) fn events(&self) -> u64 {
+        let a = self.allocs.load(Relaxed);
+        a.wrapping_add(self.deallocs.load(Relaxed))
+            .wrapping_add(self.reallocs.load(Relaxed))
+    }
+
     /// This slot's allocs, reallocs and bytes allocated: what a tracked call measures.
     #[inline(always)]
     pub(crate) fn event_counts(&self) -> (u64, u64, u64) {
