@@ -123,25 +123,24 @@ fn new_peak() {
     }
 }
 
-/// This thread's live bytes grew by `n`, inside a section. Returns its share now.
+/// This thread's live bytes grew by `n`, inside a section; raises the slot's own mark.
 #[inline(always)]
-pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
+pub(crate) fn grow(s: &Slot, solo: bool, n: u64) {
     // Inside a section the switch waits for its end: a path it changed meanwhile only sends
     // the event to `past_limit`, which is still the lone writer's to run.
-    let (now, past) = if solo {
+    let past = if solo {
         lone_grow(s, n)
     } else {
         locked_grow(s, n)
     };
     if past {
-        past_limit(s, solo, now);
+        past_limit(s, solo, s.share.net());
     }
-    now
 }
 
 /// The lone writer's live bytes grew by `n`, outside a section (an event on its own slot
-/// only: see `tally::quick_alloc`). Returns its share now, and whether the caller must call
-/// [`over_limit`] (out of line, after its own counting).
+/// only: see `tally::quick_alloc`), and raises the slot's own mark (for `measure`). Returns
+/// whether the caller must call [`over_limit`] (out of line, after its own counting).
 ///
 /// Without a section, the switch to shared updates (see `sections`) may come at any
 /// instruction of this. The switch freezes the limit and then fences every thread (see
@@ -151,27 +150,30 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) -> u64 {
 /// already on the locked path (see [`settle`]). So the limit is the only test needed, and a
 /// new peak is not missed. Passing the limit, the thread takes a section after all.
 #[inline(always)]
-pub(crate) fn lone_grow(s: &Slot, n: u64) -> (u64, bool) {
+pub(crate) fn lone_grow(s: &Slot, n: u64) -> bool {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     sh.ups.store(v, Relaxed);
     // Keeps the compiler from reading the limit before storing the share.
     compiler_fence(SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    (now, (now as i64) > (sh.limit.load(Relaxed) as i64))
+    // Before the test, so that its result goes straight to a branch.
+    s.raise_mark(now);
+    (now as i64) > (sh.limit.load(Relaxed) as i64)
 }
 
 /// A locked thread's live bytes grew by `n`, outside a section: as [`grow`] unlocked, but
 /// leaves the renewal of its grant to the caller, as [`lone_grow`].
 #[inline(always)]
-pub(crate) fn locked_grow(s: &Slot, n: u64) -> (u64, bool) {
+pub(crate) fn locked_grow(s: &Slot, n: u64) -> bool {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     // A sequentially consistent store (a locked exchange) and load: either a thread that
     // freezes us sees this store, or we see its frozen limit.
     sh.ups.swap(v, SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    (now, (now as i64) > (sh.limit.load(SeqCst) as i64))
+    s.raise_mark(now);
+    (now as i64) > (sh.limit.load(SeqCst) as i64)
 }
 
 /// [`lone_grow`], [`locked_grow`] or [`locked_shrink`] left the share past the limit (which

@@ -92,7 +92,7 @@ impl Slot {
 
     /// Raises the slot's peak mark to `net`, its live bytes now.
     #[inline(always)]
-    fn raise_peak(&self, net: u64) {
+    pub(crate) fn raise_mark(&self, net: u64) {
         if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
             self.peak_net.store(net, Relaxed);
         }
@@ -374,16 +374,17 @@ impl Quick {
 pub(crate) fn quick_alloc(s: &Slot, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
-    let (now, past) = if path == sections::LONE {
+    // The count first, so that the limit's test ends the path.
+    let past = if path == sections::LONE {
+        bump(&s.allocs, 1);
         peak::lone_grow(s, n)
     } else if path == sections::LOCKED {
+        bump(&s.allocs, 1);
         peak::locked_grow(s, n)
     } else {
         cold_path();
         return Quick::NotCounted;
     };
-    bump(&s.allocs, 1);
-    s.raise_peak(now);
     Quick::counted(past)
 }
 
@@ -393,15 +394,16 @@ pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
     let past = if path == sections::LONE {
+        bump(&s.deallocs, 1);
         peak::lone_shrink(s, n);
         false
     } else if path == sections::LOCKED {
+        bump(&s.deallocs, 1);
         peak::locked_shrink(s, n)
     } else {
         cold_path();
         return Quick::NotCounted;
     };
-    bump(&s.deallocs, 1);
     Quick::counted(past)
 }
 
@@ -410,20 +412,22 @@ pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
 pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
     let (o, n) = (old as u64, new as u64);
     let path = s.path.load(Relaxed);
+    let counts = || {
+        bump(&s.reallocs, 1);
+        bump(&s.resized, o.min(n));
+    };
     let past = if path == sections::LONE {
+        counts();
         if n >= o {
-            let (now, past) = peak::lone_grow(s, n - o);
-            s.raise_peak(now);
-            past
+            peak::lone_grow(s, n - o)
         } else {
             peak::lone_shrink(s, o - n);
             false
         }
     } else if path == sections::LOCKED {
+        counts();
         if n >= o {
-            let (now, past) = peak::locked_grow(s, n - o);
-            s.raise_peak(now);
-            past
+            peak::locked_grow(s, n - o)
         } else {
             peak::locked_shrink(s, o - n)
         }
@@ -431,8 +435,6 @@ pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
         cold_path();
         return Quick::NotCounted;
     };
-    bump(&s.reallocs, 1);
-    bump(&s.resized, o.min(n));
     Quick::counted(past)
 }
 
@@ -519,7 +521,7 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
     match slot {
         Some(s) => {
             bump(&s.allocs, 1);
-            s.raise_peak(peak::grow(s, solo, n));
+            peak::grow(s, solo, n);
         }
         None => {
             peak::without_slot(n, 0, || {
@@ -575,7 +577,7 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize, solo: b
             bump(&s.reallocs, 1);
             bump(&s.resized, o.min(n));
             if n >= o {
-                s.raise_peak(peak::grow(s, solo, n - o));
+                peak::grow(s, solo, n - o);
             } else {
                 peak::shrink(s, solo, o - n);
             }
