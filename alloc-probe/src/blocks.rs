@@ -15,7 +15,6 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::config;
-use crate::local::Local;
 use crate::probe::inner_alloc;
 use crate::sites::{self, Point, UNIT_FULL, UNIT_SAMPLED};
 use crate::tally::{self, Slot};
@@ -437,23 +436,31 @@ pub(crate) fn forget(h: Header, w: u64, size: usize, solo: bool) {
 /// Whether a new block of `size` bytes is sampled: a Poisson process over allocated bytes.
 /// Returns the block's weight, `1 / P(sampled)`, in units of `UNIT_SAMPLED`.
 #[inline]
-pub(crate) fn sample(local: &mut Local, size: usize) -> Option<u64> {
-    sample_due(local, size).then(|| sampled_weight(local, size))
+pub(crate) fn sample(s: &Slot, size: usize) -> Option<u64> {
+    // SAFETY: a slot's head, and the slot is this thread's.
+    unsafe { sample_due(s, size) }.then(|| sampled_weight(s, size))
 }
 
-/// [`sample`]'s countdown alone: whether the block is sampled. If so, [`sampled_weight`]
-/// must be called next.
+/// [`sample`]'s countdown alone: whether the block is sampled. If so, [`sampled_weight`] must
+/// be called next.
+///
+/// # Safety
+/// `h` is the head of this thread's slot (not a stand-in: see `tally::Head::sample_left`).
 #[inline(always)]
-pub(crate) fn sample_due(local: &mut Local, size: usize) -> bool {
-    local.sample_left -= size as i64;
-    local.sample_left < 0
+pub(crate) unsafe fn sample_due(h: &tally::Head, size: usize) -> bool {
+    // SAFETY: per the contract, the countdown is this thread's alone.
+    let left = unsafe { &mut *h.sample_left.get() };
+    *left -= size as i64;
+    *left < 0
 }
 
-/// The weight of a block [`sample_due`] chose; starts the gap to the next sample.
+/// The weight of a block [`sample_due`] chose on slot `s`, this thread's; starts the gap to
+/// the next sample.
 #[cold]
-pub(crate) fn sampled_weight(local: &mut Local, size: usize) -> u64 {
+pub(crate) fn sampled_weight(s: &Slot, size: usize) -> u64 {
     // Memoryless: the next gap starts afresh after a sample.
-    local.sample_left = local.sample_gap();
+    // SAFETY: the allocator path owns this thread's state and does not re-enter.
+    unsafe { *s.sample_left.get() = s.local().sample_gap() };
     let rate = config::sample_rate() as f64;
     let p = -(-(size as f64) / rate).exp_m1();
     ((UNIT_SAMPLED as f64) / p).round() as u64

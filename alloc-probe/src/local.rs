@@ -18,8 +18,7 @@ pub(crate) struct Local {
     /// birth or move. Unsampled events leave `last_alloc` be, so a sampled block's free first
     /// compares counts (see `sampled::catch_up`).
     pub last_event: u64,
-    /// Bytes left until the next sampled allocation, and the sampler's random state.
-    pub sample_left: i64,
+    /// The sampler's random state (its countdown is in the slot's head: `Head::sample_left`).
     pub rng: u64,
     /// Stack bounds, for safe frame walking and frame-liveness tests; 0 until the thread's
     /// first tracked block reads them (see [`Local::read_bounds`]).
@@ -68,7 +67,6 @@ impl Local {
         self.bottom = 0;
         self.serial = serial;
         self.rng = ((u64::from(serial) << 32) ^ crate::clock::ticks()) | 1;
-        self.sample_left = self.sample_gap();
     }
 
     /// Reads the thread's stack bounds, once; whether they are known. Called by the first

@@ -27,7 +27,7 @@ use std::ptr;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicU64, Ordering::*};
 
 use crate::spin::SpinLock;
-use crate::tally::Slot;
+use crate::tally::{Head, Slot};
 
 /// The peak, on a cache line of its own: written only at a new peak, by the lone writer or,
 /// once shared, under the lock. (The lone writer compares with its own copy, its `limit`.)
@@ -150,7 +150,7 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) {
 /// already on the locked path (see [`settle`]). So the limit is the only test needed, and a
 /// new peak is not missed. Passing the limit, the thread takes a section after all.
 #[inline(always)]
-pub(crate) fn lone_grow(s: &Slot, n: u64) -> bool {
+pub(crate) fn lone_grow(s: &Head, n: u64) -> bool {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     sh.ups.store(v, Relaxed);
@@ -165,7 +165,7 @@ pub(crate) fn lone_grow(s: &Slot, n: u64) -> bool {
 /// A locked thread's live bytes grew by `n`, outside a section: as [`grow`] unlocked, but
 /// leaves the renewal of its grant to the caller, as [`lone_grow`].
 #[inline(always)]
-pub(crate) fn locked_grow(s: &Slot, n: u64) -> bool {
+pub(crate) fn locked_grow(s: &Head, n: u64) -> bool {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     // A sequentially consistent store (a locked exchange) and load: either a thread that
@@ -192,7 +192,7 @@ pub(crate) fn over_limit(s: &Slot) {
 /// check: a decrease makes no peak, and one the switch does not see leaves the thread a
 /// grant larger than its share, which the grants' sum, at most the peak, allows.
 #[inline(always)]
-pub(crate) fn lone_shrink(s: &Slot, n: u64) {
+pub(crate) fn lone_shrink(s: &Head, n: u64) {
     let sh = &s.share;
     sh.downs
         .store(sh.downs.load(Relaxed).wrapping_add(n), Relaxed);
@@ -223,7 +223,7 @@ fn pause_for_tests() {
 /// A locked thread's live bytes shrank by `n`, outside a section: as [`shrink`] unlocked, but
 /// returns whether the caller must call [`over_limit`] (the thread is frozen).
 #[inline(always)]
-pub(crate) fn locked_shrink(s: &Slot, n: u64) -> bool {
+pub(crate) fn locked_shrink(s: &Head, n: u64) -> bool {
     let sh = &s.share;
     let v = sh.downs.load(Relaxed).wrapping_add(n);
     sh.downs.swap(v, SeqCst);

@@ -214,7 +214,7 @@ impl<A: GlobalAlloc> Probe<A> {
         if p.is_null() {
             return tally::alloc_rest(p, layout.size());
         }
-        tally::alloc_counted(tally::current(), p, layout.size())
+        tally::alloc_counted(tally::head(), p, layout.size())
     }
 }
 
@@ -341,7 +341,7 @@ impl<A: GlobalAlloc> Probe<A> {
             match tally::quick(|s| tally::quick_dealloc(s, layout.size())) {
                 Quick::Counted => self.inner.dealloc(ptr, layout),
                 Quick::PastLimit => tally::over_limit_then_free(&self.inner, ptr, layout),
-                Quick::NotCounted => counted_dealloc_rest(&self.inner, ptr, layout),
+                Quick::NotCounted => tally::dealloc_rest(&self.inner, ptr, layout),
             }
         }
     }
@@ -353,19 +353,6 @@ impl<A: GlobalAlloc> Probe<A> {
         if p.is_null() {
             return tally::realloc_rest(p, layout.size(), new);
         }
-        tally::realloc_counted(tally::current(), p, layout.size(), new)
+        tally::realloc_counted(tally::head(), p, layout.size(), new)
     }
-}
-
-/// `counts` mode's free when [`tally::quick_dealloc`] could not count it: out of line, so
-/// that the fast path needs no stack frame.
-///
-/// # Safety
-/// `GlobalAlloc::dealloc`'s contract for `inner`.
-#[cold]
-#[inline(never)]
-unsafe fn counted_dealloc_rest<A: GlobalAlloc>(inner: &A, ptr: *mut u8, layout: Layout) {
-    tally::on_dealloc(layout.size());
-    // SAFETY: the caller's contract.
-    unsafe { inner.dealloc(ptr, layout) }
 }

@@ -10,6 +10,8 @@
 //! as in `counts` mode, and never sampled: without a header there is nowhere to mark them.
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::hint::cold_path;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::blocks::{self, Header};
 use crate::probe::inner_alloc;
@@ -25,14 +27,26 @@ pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bo
     let p = unsafe { inner_alloc(inner, layout, zeroed) };
     let size = layout.size();
     if !p.is_null() {
-        if let Some(s) = tally::current() {
-            // SAFETY: the allocator path owns this thread's state and does not re-enter.
-            let local = unsafe { s.local() };
-            if blocks::sample_due(local, size) {
+        // The path first: a known one is a slot's, this thread's, whose countdown is ours.
+        // A stand-in (a thread without a slot) or an unknown path goes to the general path,
+        // which claims a slot if need be, and samples there.
+        let h = tally::head();
+        let path = h.path.load(Relaxed);
+        if path == sections::LONE {
+            // SAFETY: a known path: this thread's slot.
+            if unsafe { blocks::sample_due(h, size) } {
                 return alloc_sampled(p, size);
             }
-            return tally::alloc_counted(Some(s), p, size);
+            return tally::alloc_counted_on(h, sections::LONE, p, size);
         }
+        if path == sections::LOCKED {
+            // SAFETY: as above.
+            if unsafe { blocks::sample_due(h, size) } {
+                return alloc_sampled(p, size);
+            }
+            return tally::alloc_counted_on(h, sections::LOCKED, p, size);
+        }
+        cold_path();
     }
     alloc_rest(p, size)
 }
@@ -44,8 +58,7 @@ fn alloc_sampled(p: *mut u8, size: usize) -> *mut u8 {
     let slot = tally::slot();
     let solo = sections::begin(slot);
     if let Some(s) = slot {
-        // SAFETY: the allocator path owns this thread's state and does not re-enter.
-        let w = blocks::sampled_weight(unsafe { s.local() }, size);
+        let w = blocks::sampled_weight(s, size);
         if !guard::ignoring() {
             record(slot, p, size, w, solo);
         }
@@ -56,7 +69,7 @@ fn alloc_sampled(p: *mut u8, size: usize) -> *mut u8 {
 }
 
 /// [`alloc`]'s other cases, out of line: a refused call, or a thread without a slot yet
-/// (which this claims).
+/// (which this claims, and samples on).
 #[cold]
 #[inline(never)]
 fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
@@ -67,9 +80,7 @@ fn alloc_rest(p: *mut u8, size: usize) -> *mut u8 {
     let slot = tally::slot();
     let solo = sections::begin(slot);
     if let Some(s) = slot {
-        // SAFETY: the allocator path owns this thread's state and does not re-enter.
-        let local = unsafe { s.local() };
-        if let Some(w) = blocks::sample(local, size) {
+        if let Some(w) = blocks::sample(s, size) {
             if !guard::ignoring() {
                 record(slot, p, size, w, solo);
             }
@@ -130,7 +141,7 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
         match tally::quick(|s| tally::quick_dealloc(s, layout.size())) {
             Quick::Counted => inner.dealloc(p, layout),
             Quick::PastLimit => tally::over_limit_then_free(inner, p, layout),
-            Quick::NotCounted => dealloc_rest(inner, p, layout),
+            Quick::NotCounted => tally::dealloc_rest(inner, p, layout),
         }
     }
 }
@@ -144,32 +155,10 @@ pub(crate) unsafe fn dealloc<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layo
 #[inline(never)]
 unsafe fn dealloc_maybe_sampled<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
     if !free_sampled(p, layout.size()) {
-        unsampled_free_rest(layout.size());
+        tally::on_dealloc(layout.size());
     }
     // SAFETY: the caller's contract.
     unsafe { inner.dealloc(p, layout) }
-}
-
-/// [`dealloc`] of an unsampled block when the quick count could not count it.
-///
-/// # Safety
-/// [`dealloc`]'s contract.
-#[cold]
-#[inline(never)]
-unsafe fn dealloc_rest<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
-    unsampled_free_rest(layout.size());
-    // SAFETY: the caller's contract.
-    unsafe { inner.dealloc(p, layout) }
-}
-
-/// Counts the free of an unsampled block by a thread without a slot yet (which this claims).
-#[cold]
-#[inline(never)]
-fn unsampled_free_rest(size: usize) {
-    let slot = tally::slot();
-    let solo = sections::begin(slot);
-    tally::count_dealloc(slot, size, solo);
-    sections::end(slot, solo);
 }
 
 /// Counts the free of `p` if it was sampled; false if it was not.
@@ -217,16 +206,7 @@ pub(crate) unsafe fn realloc<A: GlobalAlloc>(
     if moved.is_null() {
         return tally::realloc_rest(moved, old, new_size);
     }
-    unsampled_realloc_counted(moved, old, new_size)
-}
-
-/// Counts the realloc of an unsampled block that moved to `moved` (not null). Returns it.
-#[inline(always)]
-fn unsampled_realloc_counted(moved: *mut u8, old: usize, new: usize) -> *mut u8 {
-    let Some(s) = tally::current() else {
-        return unsampled_realloc_rest(moved, old, new);
-    };
-    tally::realloc_counted(Some(s), moved, old, new)
+    tally::realloc_counted(tally::head(), moved, old, new_size)
 }
 
 /// [`realloc`] of a block the side table may hold: its record moves with it.
@@ -253,20 +233,8 @@ unsafe fn realloc_maybe_sampled<A: GlobalAlloc>(
     }
     match rec {
         Some(v) => moved_sampled(p, moved, layout.size(), new_size, v),
-        None => unsampled_realloc_counted(moved, layout.size(), new_size),
+        None => tally::realloc_counted(tally::head(), moved, layout.size(), new_size),
     }
-}
-
-/// Counts the realloc of an unsampled block by a thread without a slot yet (which this
-/// claims).
-#[cold]
-#[inline(never)]
-fn unsampled_realloc_rest(moved: *mut u8, old: usize, new: usize) -> *mut u8 {
-    let slot = tally::slot();
-    let solo = sections::begin(slot);
-    tally::count_realloc(slot, old, new, solo);
-    sections::end(slot, solo);
-    moved
 }
 
 /// Counts the realloc of a sampled block and moves its record. Returns `moved`.

@@ -25,11 +25,12 @@ use crate::local::Local;
 use crate::stats::Stats;
 use crate::{pages, peak, sections};
 
-/// Counters of one thread. Written only by the owning thread; read by anyone.
-///
-/// In declaration order (`repr(C)`): what every allocator event touches comes first.
-#[repr(C, align(128))]
-pub(crate) struct Slot {
+/// What every allocator event touches: the first part of each slot, and the whole of the
+/// stand-ins a thread without a slot points at (see `LOCAL`), whose path is never known. The
+/// allocator path reads a head without first asking whether the thread has a slot: an unknown
+/// path sends it to the general path, which asks.
+#[repr(C)]
+pub(crate) struct Head {
     allocs: AtomicU64,
     deallocs: AtomicU64,
     reallocs: AtomicU64,
@@ -43,11 +44,54 @@ pub(crate) struct Slot {
     resized: AtomicU64,
     /// The highest `ups - downs` of this slot, for `measure`.
     peak_net: AtomicU64,
+    /// `sampled` mode: bytes left until the next sampled allocation (see
+    /// `blocks::sample_due`). Only a slot's owner touches it, and only once it has seen a
+    /// known path, which no stand-in has.
+    pub(crate) sample_left: UnsafeCell<i64>,
     /// Set while the owner, as the lone writer, updates shared counters without a locked
     /// instruction (see `sections`).
     pub(crate) busy: AtomicBool,
     /// How its owner updates shared counters: `sections::{UNKNOWN, LONE, LOCKED}`.
     pub(crate) path: AtomicU8,
+}
+
+impl Head {
+    /// A stand-in's head: nothing counted, and a path never known.
+    const fn stand_in() -> Head {
+        Head {
+            allocs: AtomicU64::new(0),
+            deallocs: AtomicU64::new(0),
+            reallocs: AtomicU64::new(0),
+            share: peak::Share::new(),
+            resized: AtomicU64::new(0),
+            peak_net: AtomicU64::new(0),
+            sample_left: UnsafeCell::new(0),
+            busy: AtomicBool::new(false),
+            path: AtomicU8::new(sections::UNKNOWN),
+        }
+    }
+
+    /// Live bytes this slot added: allocated minus freed.
+    #[inline(always)]
+    pub(crate) fn net(&self) -> u64 {
+        self.share.net()
+    }
+
+    /// Raises the slot's peak mark to `net`, its live bytes now.
+    #[inline(always)]
+    pub(crate) fn raise_mark(&self, net: u64) {
+        if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
+            self.peak_net.store(net, Relaxed);
+        }
+    }
+}
+
+/// Counters of one thread. Written only by the owning thread; read by anyone.
+///
+/// In declaration order (`repr(C)`): what every allocator event touches comes first.
+#[repr(C, align(128))]
+pub(crate) struct Slot {
+    head: Head,
     pub(crate) in_use: AtomicBool,
     failed: AtomicU64,
     next: *const Slot,
@@ -71,6 +115,19 @@ fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+// SAFETY: the counters are atomics; `sample_left` is only touched by the owner of a slot (see
+// there), never in a stand-in, the only heads shared between threads as heads.
+unsafe impl Sync for Head {}
+
+impl std::ops::Deref for Slot {
+    type Target = Head;
+
+    #[inline(always)]
+    fn deref(&self) -> &Head {
+        &self.head
+    }
+}
+
 impl Slot {
     /// This thread's tracking state.
     ///
@@ -82,20 +139,6 @@ impl Slot {
     pub(crate) unsafe fn local(&self) -> &mut Local {
         // SAFETY: per the contract above, this is the only reference.
         unsafe { &mut *self.local.get() }
-    }
-
-    /// Live bytes this slot added: allocated minus freed.
-    #[inline(always)]
-    pub(crate) fn net(&self) -> u64 {
-        self.share.net()
-    }
-
-    /// Raises the slot's peak mark to `net`, its live bytes now.
-    #[inline(always)]
-    pub(crate) fn raise_mark(&self, net: u64) {
-        if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
-            self.peak_net.store(net, Relaxed);
-        }
     }
 
     /// The events this slot counted: allocations, frees and reallocations. Only the owner
@@ -198,14 +241,17 @@ static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
 /// `Probe` is not the global allocator.
 pub(crate) static INSTALLED: AtomicBool = AtomicBool::new(false);
 
-const NONE: usize = 0;
-const SETTING_UP: usize = 1;
-const RELEASED: usize = 2;
+/// The heads a thread without a slot points at: before it claims one, while it sets one up,
+/// and after its thread-local destructors handed it back (or when there was none to map).
+static STAND_INS: [Head; 3] = [Head::stand_in(), Head::stand_in(), Head::stand_in()];
+const UNCLAIMED: &Head = &STAND_INS[0];
+const SETTING_UP: &Head = &STAND_INS[1];
+const RELEASED: &Head = &STAND_INS[2];
 
 thread_local! {
-    /// This thread's slot, or one of the states above. Const and destructor-free, so readable
+    /// The head of this thread's slot, or a stand-in. Const and destructor-free, so readable
     /// during thread-local teardown.
-    static LOCAL: Cell<usize> = const { Cell::new(NONE) };
+    static LOCAL: Cell<*const Head> = const { Cell::new(UNCLAIMED) };
     /// Hands the slot back when the thread exits.
     static OWNER: SlotOwner = const { SlotOwner };
 }
@@ -215,19 +261,29 @@ struct SlotOwner;
 impl Drop for SlotOwner {
     fn drop(&mut self) {
         let _ = LOCAL.try_with(|l| {
-            if let Some(s) = as_slot(l.replace(RELEASED)) {
+            // SAFETY: `LOCAL` only holds stand-ins and the heads of slots, never freed.
+            if let Some(s) = as_slot(unsafe { &*l.replace(RELEASED) }) {
                 s.in_use.store(false, Release);
             }
         });
     }
 }
 
+/// The head this thread's events count on: its slot's, or a stand-in's, whose path is never
+/// known. No test: what the allocator path reads first.
+#[inline(always)]
+pub(crate) fn head() -> &'static Head {
+    let p = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
+    // SAFETY: `LOCAL` only holds stand-ins and the heads of slots, which are never freed.
+    unsafe { &*p }
+}
+
 /// This thread's slot, claiming one on first use; `None` while setting up or after teardown.
 #[inline(always)]
 pub(crate) fn slot() -> Option<&'static Slot> {
-    let v = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
-    match as_slot(v) {
-        None if v == NONE => claim(),
+    let h = head();
+    match as_slot(h) {
+        None if ptr::eq(h, UNCLAIMED) => claim(),
         s => s,
     }
 }
@@ -235,14 +291,17 @@ pub(crate) fn slot() -> Option<&'static Slot> {
 /// This thread's slot if it has one, without claiming one.
 #[inline(always)]
 pub(crate) fn current() -> Option<&'static Slot> {
-    as_slot(LOCAL.try_with(Cell::get).unwrap_or(RELEASED))
+    as_slot(head())
 }
 
-/// The slot a `LOCAL` value points to, if it is one.
+/// The slot whose head `h` is, unless `h` is a stand-in.
 #[inline(always)]
-fn as_slot(v: usize) -> Option<&'static Slot> {
-    // SAFETY: values above RELEASED are pointers to slots, which are never freed.
-    (v > RELEASED).then(|| unsafe { &*(v as *const Slot) })
+pub(crate) fn as_slot(h: &'static Head) -> Option<&'static Slot> {
+    let offset = (h as *const Head as usize).wrapping_sub(STAND_INS.as_ptr() as usize);
+    // SAFETY: a head that is not a stand-in is the first field of a `repr(C)` slot, whose
+    // address `LOCAL` was given (with the whole slot's provenance); slots are never freed.
+    (offset >= std::mem::size_of_val(&STAND_INS))
+        .then(|| unsafe { &*(h as *const Head).cast::<Slot>() })
 }
 
 #[cold]
@@ -254,7 +313,7 @@ fn claim() -> Option<&'static Slot> {
     match slot {
         Some(s) => {
             sections::on_new_slot(s);
-            let _ = LOCAL.try_with(|l| l.set(s as *const Slot as usize));
+            let _ = LOCAL.try_with(|l| l.set((s as *const Slot).cast::<Head>()));
             // Registers the destructor that hands the slot back; if that allocates, the
             // allocation is counted in the slot we just set.
             let _ = OWNER.try_with(|_| ());
@@ -280,12 +339,21 @@ fn reuse_slot() -> Option<&'static Slot> {
             // The previous owner's peak means nothing to us.
             s.peak_net.store(s.net(), Relaxed);
             // SAFETY: we now own the slot.
-            unsafe { s.local() }.start();
+            start(s);
             return Some(s);
         }
         p = s.next;
     }
     None
+}
+
+/// Sets a slot up for the thread that now owns it.
+fn start(s: &Slot) {
+    // SAFETY: the caller owns the slot, and holds no other reference to its state.
+    let local = unsafe { s.local() };
+    local.start();
+    // SAFETY: as above: the slot is the caller's.
+    unsafe { *s.sample_left.get() = local.sample_gap() };
 }
 
 /// A new slot owned by nobody's `LOCAL`, for unit tests of the books.
@@ -307,9 +375,10 @@ fn new_slot() -> Option<&'static Slot> {
     // else sees it until the compare-exchange below publishes it.
     unsafe {
         (*p).in_use = AtomicBool::new(true);
-        (*p).share = peak::Share::new();
-        (*p).local.get_mut().start();
+        (*p).head.share = peak::Share::new();
     }
+    // SAFETY: still unpublished, so ours alone.
+    start(unsafe { &*p });
     let mut head = SLOTS.load(Acquire);
     loop {
         // SAFETY: still unpublished, so ours alone.
@@ -340,10 +409,11 @@ pub(crate) fn on_alloc(size: usize) {
 // caller calls [`over_limit`]. Both out of line, and after the event, so that these compile
 // to a few instructions and their callers end in tail calls.
 
-/// `f` (a quick count) on this thread's slot; [`Quick::NotCounted`] if it has none.
+/// `f` (a quick count) on this thread's head (a stand-in's path is never known, so `f` counts
+/// nothing there).
 #[inline(always)]
-pub(crate) fn quick(f: impl FnOnce(&Slot) -> Quick) -> Quick {
-    current().map_or(Quick::NotCounted, f)
+pub(crate) fn quick(f: impl FnOnce(&Head) -> Quick) -> Quick {
+    f(head())
 }
 
 /// What a quick count did.
@@ -369,11 +439,11 @@ impl Quick {
     }
 }
 
-/// Counts an allocation of `size` bytes on this thread's slot `s`, if its path is known.
+/// Counts an allocation of `size` bytes on this thread's slot `s`, if its path (read by the
+/// caller) is known.
 #[inline(always)]
-pub(crate) fn quick_alloc(s: &Slot, size: usize) -> Quick {
+pub(crate) fn quick_alloc(s: &Head, path: u8, size: usize) -> Quick {
     let n = size as u64;
-    let path = s.path.load(Relaxed);
     // The count first, so that the limit's test ends the path.
     let past = if path == sections::LONE {
         bump(&s.allocs, 1);
@@ -390,7 +460,7 @@ pub(crate) fn quick_alloc(s: &Slot, size: usize) -> Quick {
 
 /// Counts a free of `size` bytes on this thread's slot `s`, if its path is known.
 #[inline(always)]
-pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
+pub(crate) fn quick_dealloc(s: &Head, size: usize) -> Quick {
     let n = size as u64;
     let path = s.path.load(Relaxed);
     let past = if path == sections::LONE {
@@ -409,7 +479,7 @@ pub(crate) fn quick_dealloc(s: &Slot, size: usize) -> Quick {
 
 /// Counts a reallocation from `old` to `new` bytes on this thread's slot `s`, if its path is known.
 #[inline(always)]
-pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
+pub(crate) fn quick_realloc(s: &Head, old: usize, new: usize) -> Quick {
     let (o, n) = (old as u64, new as u64);
     let path = s.path.load(Relaxed);
     let counts = || {
@@ -438,11 +508,17 @@ pub(crate) fn quick_realloc(s: &Slot, old: usize, new: usize) -> Quick {
     Quick::counted(past)
 }
 
-/// Counts an allocation of `size` bytes that returned `p` (not null) on slot `s` (this
-/// thread's, if it has one): the quick way when it can, else out of line. Returns `p`.
+/// Counts an allocation of `size` bytes that returned `p` (not null) on head `h` (this
+/// thread's): the quick way when it can, else out of line. Returns `p`.
 #[inline(always)]
-pub(crate) fn alloc_counted(s: Option<&Slot>, p: *mut u8, size: usize) -> *mut u8 {
-    match s.map_or(Quick::NotCounted, |s| quick_alloc(s, size)) {
+pub(crate) fn alloc_counted(h: &Head, p: *mut u8, size: usize) -> *mut u8 {
+    alloc_counted_on(h, h.path.load(Relaxed), p, size)
+}
+
+/// [`alloc_counted`], with the path already read.
+#[inline(always)]
+pub(crate) fn alloc_counted_on(h: &Head, path: u8, p: *mut u8, size: usize) -> *mut u8 {
+    match quick_alloc(h, path, size) {
         Quick::Counted => p,
         Quick::PastLimit => over_limit_then(p),
         Quick::NotCounted => alloc_rest(p, size),
@@ -451,8 +527,8 @@ pub(crate) fn alloc_counted(s: Option<&Slot>, p: *mut u8, size: usize) -> *mut u
 
 /// [`alloc_counted`] for a reallocation from `old` to `new` bytes that returned `p`.
 #[inline(always)]
-pub(crate) fn realloc_counted(s: Option<&Slot>, p: *mut u8, old: usize, new: usize) -> *mut u8 {
-    match s.map_or(Quick::NotCounted, |s| quick_realloc(s, old, new)) {
+pub(crate) fn realloc_counted(h: &Head, p: *mut u8, old: usize, new: usize) -> *mut u8 {
+    match quick_realloc(h, old, new) {
         Quick::Counted => p,
         Quick::PastLimit => over_limit_then(p),
         Quick::NotCounted => realloc_rest(p, old, new),
@@ -477,6 +553,20 @@ pub(crate) fn over_limit() {
 #[inline(never)]
 pub(crate) unsafe fn over_limit_then_free<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
     over_limit();
+    // SAFETY: the caller's contract.
+    unsafe { inner.dealloc(p, layout) }
+}
+
+/// A free the quick count could not count (the thread has no slot, or its path is not known):
+/// counts it the general way, then gives the block back to `inner`. Out of line, so that the
+/// caller's fast path ends in a tail call.
+///
+/// # Safety
+/// `GlobalAlloc::dealloc`'s contract for `inner`, `p` and `layout`.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn dealloc_rest<A: GlobalAlloc>(inner: &A, p: *mut u8, layout: Layout) {
+    on_dealloc(layout.size());
     // SAFETY: the caller's contract.
     unsafe { inner.dealloc(p, layout) }
 }
