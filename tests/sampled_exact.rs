@@ -145,3 +145,45 @@ fn blocks_freed_on_another_thread_are_found() {
     );
     assert_eq!(s.escaped, 2000, "{s:#?}");
 }
+
+#[repr(C, align(64))]
+struct Wide([u8; 128]);
+
+#[inline(never)]
+fn wide(n: usize) -> u32 {
+    for i in 0..n {
+        let b = black_box(Box::new(Wide([i as u8; 128])));
+        assert_eq!(&*b as *const Wide as usize % 64, 0, "over-aligned as asked");
+        drop(b);
+    }
+    line!() - 4
+}
+
+/// A sampled block aligned to at most 8 sits 8 bytes past a multiple of 16 (so that frees of
+/// blocks at multiples of 16, every unsampled one from System, need no look-up), with its
+/// contents what the caller asked for; an over-aligned one stays as aligned as asked, and its
+/// free is found all the same.
+#[test]
+fn sampled_blocks_sit_apart_and_hold_what_was_asked() {
+    for size in [64usize, 100, 4096, 1 << 20] {
+        let v = black_box(vec![0u8; size]); // alloc_zeroed
+        assert_eq!(
+            v.as_ptr() as usize % 16,
+            8,
+            "a sampled block of {size} bytes"
+        );
+        assert!(v.iter().all(|&b| b == 0), "zeroed, {size} bytes");
+        let mut v = black_box(vec![7u8; size]);
+        assert_eq!(v.as_ptr() as usize % 16, 8);
+        v.resize(size * 3, 9); // a realloc: the block moves or grows, marked still
+        assert_eq!(v.as_ptr() as usize % 16, 8);
+        assert!(v[..size].iter().all(|&b| b == 7) && v[size..].iter().all(|&b| b == 9));
+        v.truncate(size / 2);
+        v.shrink_to_fit();
+        assert_eq!(v.as_ptr() as usize % 16, 8);
+        assert!(v.iter().all(|&b| b == 7));
+    }
+
+    let s = site(wide(300));
+    assert_eq!((s.allocs, s.leaked, s.temporary), (300, 0, 300), "{s:#?}");
+}

@@ -19,9 +19,11 @@ use crate::{blocks, sampled};
 /// allocates through the global allocator. A call the inner allocator refuses returns null,
 /// as it would have without us, and counts in [`Stats::failed`](crate::Stats::failed).
 ///
-/// In the `full` mode each block carries a 16-byte header in front of it (see the crate docs);
-/// in the `counts` and `sampled` modes blocks are passed through untouched (a sampled block's
-/// facts are kept aside).
+/// In the `full` mode each block carries a 16-byte header in front of it (see the crate docs).
+/// In the `counts` mode blocks are passed through untouched, and in `sampled` mode all but
+/// the sampled ones: a sampled block aligned to at most 8 sits 8 bytes into an inner block 8
+/// bytes larger, aligned to 16, so that a free can tell it from the others by its address
+/// (its facts are kept aside).
 pub struct Probe<A: GlobalAlloc = System> {
     inner: A,
     defaults: Defaults,

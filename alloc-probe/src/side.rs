@@ -26,6 +26,8 @@ struct Map {
     cap: usize,
     used: usize, // live + tombstones
     live: usize,
+    /// Insertions promised room (see [`reserve`]): `(used + reserved) * 2 <= cap` always.
+    reserved: usize,
     /// Keys per bitmap bucket; saturated counts stay put (their bit stays set).
     keys: [u16; BUCKETS],
 }
@@ -67,6 +69,7 @@ static SIDE: Side = Side {
         cap: 0,
         used: 0,
         live: 0,
+        reserved: 0,
         keys: [0; BUCKETS],
     }),
 };
@@ -84,6 +87,19 @@ fn slot_of(key: usize, cap: usize) -> usize {
 }
 
 impl Map {
+    fn insert(&mut self, addr: usize, value: [u64; 3]) -> bool {
+        let new = self.find(addr).is_none();
+        if !self.put(addr, value) {
+            return false;
+        }
+        if new {
+            let b = bucket(addr);
+            self.keys[b] = self.keys[b].saturating_add(1);
+            BITMAP[b / 64].fetch_or(1 << (b % 64), Relaxed);
+        }
+        true
+    }
+
     fn find(&self, key: usize) -> Option<usize> {
         if self.cap == 0 {
             return None;
@@ -135,7 +151,7 @@ impl Map {
             unsafe { (*self.entries.add(i)).value = value };
             return true;
         }
-        if (self.used + 1) * 2 > self.cap && !self.grow() {
+        if (self.used + self.reserved + 1) * 2 > self.cap && !self.grow() {
             return false;
         }
         let mut i = slot_of(key, self.cap);
@@ -157,17 +173,35 @@ impl Map {
 
 /// Stores `value` for the block at `addr`; false if out of memory.
 pub(crate) fn insert(addr: usize, value: [u64; 3]) -> bool {
+    with(|m| m.insert(addr, value))
+}
+
+/// Promises room for one insertion, growing the table now if need be; false if out of
+/// memory. For a block whose record must be found (a marked sampled block, see `sampled`):
+/// the room is taken before the block exists, then used by [`insert_reserved`] or given
+/// back by [`unreserve`].
+pub(crate) fn reserve() -> bool {
     with(|m| {
-        let new = m.find(addr).is_none();
-        if !m.put(addr, value) {
+        if (m.used + m.reserved + 1) * 2 > m.cap && !m.grow() {
             return false;
         }
-        if new {
-            let b = bucket(addr);
-            m.keys[b] = m.keys[b].saturating_add(1);
-            BITMAP[b / 64].fetch_or(1 << (b % 64), Relaxed);
-        }
+        m.reserved += 1;
         true
+    })
+}
+
+/// Gives back room [`reserve`] promised.
+pub(crate) fn unreserve() {
+    with(|m| m.reserved -= 1);
+}
+
+/// [`insert`] into room [`reserve`] promised: cannot fail.
+pub(crate) fn insert_reserved(addr: usize, value: [u64; 3]) {
+    with(|m| {
+        m.reserved -= 1;
+        // With `reserved` one lower, `(used + reserved + 1) * 2 <= cap`: `put` needs no
+        // growth, and a table under half full always has an empty entry.
+        let _ = m.insert(addr, value);
     })
 }
 
