@@ -261,8 +261,7 @@ struct SlotOwner;
 impl Drop for SlotOwner {
     fn drop(&mut self) {
         let _ = LOCAL.try_with(|l| {
-            // SAFETY: `LOCAL` only holds stand-ins and the heads of slots, never freed.
-            if let Some(s) = as_slot(unsafe { &*l.replace(RELEASED) }) {
+            if let Some(s) = as_slot(l.replace(RELEASED)) {
                 s.in_use.store(false, Release);
             }
         });
@@ -273,15 +272,21 @@ impl Drop for SlotOwner {
 /// known. No test: what the allocator path reads first.
 #[inline(always)]
 pub(crate) fn head() -> &'static Head {
-    let p = LOCAL.try_with(Cell::get).unwrap_or(RELEASED);
     // SAFETY: `LOCAL` only holds stand-ins and the heads of slots, which are never freed.
-    unsafe { &*p }
+    unsafe { &*local() }
+}
+
+/// `LOCAL`'s pointer, kept raw: it carries the whole slot's provenance, which a reference to
+/// the head would narrow to the head.
+#[inline(always)]
+fn local() -> *const Head {
+    LOCAL.try_with(Cell::get).unwrap_or(RELEASED)
 }
 
 /// This thread's slot, claiming one on first use; `None` while setting up or after teardown.
 #[inline(always)]
 pub(crate) fn slot() -> Option<&'static Slot> {
-    let h = head();
+    let h = local();
     match as_slot(h) {
         None if ptr::eq(h, UNCLAIMED) => claim(),
         s => s,
@@ -291,17 +296,17 @@ pub(crate) fn slot() -> Option<&'static Slot> {
 /// This thread's slot if it has one, without claiming one.
 #[inline(always)]
 pub(crate) fn current() -> Option<&'static Slot> {
-    as_slot(head())
+    as_slot(local())
 }
 
-/// The slot whose head `h` is, unless `h` is a stand-in.
+/// The slot whose head `h` (a `LOCAL` value) is, unless `h` is a stand-in.
 #[inline(always)]
-pub(crate) fn as_slot(h: &'static Head) -> Option<&'static Slot> {
-    let offset = (h as *const Head as usize).wrapping_sub(STAND_INS.as_ptr() as usize);
+fn as_slot(h: *const Head) -> Option<&'static Slot> {
+    let offset = (h as usize).wrapping_sub(STAND_INS.as_ptr() as usize);
     // SAFETY: a head that is not a stand-in is the first field of a `repr(C)` slot, whose
-    // address `LOCAL` was given (with the whole slot's provenance); slots are never freed.
-    (offset >= std::mem::size_of_val(&STAND_INS))
-        .then(|| unsafe { &*(h as *const Head).cast::<Slot>() })
+    // address `LOCAL` was given as a raw pointer with the whole slot's provenance; slots are
+    // never freed.
+    (offset >= std::mem::size_of_val(&STAND_INS)).then(|| unsafe { &*h.cast::<Slot>() })
 }
 
 #[cold]
