@@ -376,6 +376,10 @@ fn moved_sampled(
     let w = v[2];
     catch_up(slot);
     blocks::retrack(slot, p, moved, old, new, &mut h, w, solo);
+    if !h.tracked() {
+        // `retrack` leaves a block without a site alone: this move is still an event.
+        blocks::forget_last(slot);
+    }
     mark(slot);
     if reserved {
         side::insert_reserved(moved as usize, entry(h, w));
