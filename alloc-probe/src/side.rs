@@ -118,8 +118,12 @@ impl Map {
         }
     }
 
+    /// Rehashes into a new array: of the same size when tombstones, not live keys, filled
+    /// this one (blocks sampled and freed in turn would otherwise double it forever), else
+    /// twice the size.
     fn grow(&mut self) -> bool {
-        let cap = (self.cap * 2).max(1024);
+        let same = (self.live + self.reserved + 1) * 4 <= self.cap;
+        let cap = if same { self.cap } else { self.cap * 2 }.max(1024);
         // Zeroed: every entry's key is `EMPTY`.
         let entries: *mut Entry =
             crate::pages::map_zeroed(cap * std::mem::size_of::<Entry>()).cast();
@@ -245,4 +249,28 @@ pub(crate) fn lock_for_fork() {
 /// Releases it after `fork`, in parent and child.
 pub(crate) fn unlock_after_fork() {
     SIDE.lock.unlock();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_inserted_and_removed_in_turn_do_not_grow_the_table_forever() {
+        // Far from any real block's address, so no other test's keys meet these.
+        let base = 0x7fff_0000_0000_usize;
+        for i in 0..200_000 {
+            let key = base + i * 16;
+            assert!(insert(key, [i as u64, 0, 1]));
+            assert_eq!(remove(key), Some([i as u64, 0, 1]));
+        }
+        assert!(reserve());
+        insert_reserved(base, [1, 2, 3]);
+        assert_eq!(remove(base), Some([1, 2, 3]));
+        let cap = with(|m| m.cap);
+        assert!(
+            cap <= 4096,
+            "the table grew to {cap} entries for one live key"
+        );
+    }
 }
