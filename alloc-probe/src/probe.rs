@@ -114,10 +114,10 @@ impl<A: GlobalAlloc> Probe<A> {
     }
 
     /// Reads the settings, on the first call, and points every method at its mode's function.
-    /// Returns the mode. Threads racing here compute the same mode and store the same entries.
+    /// Threads racing here compute the same mode and store the same entries.
     #[cold]
     #[inline(never)]
-    fn first_mode(&self) -> u8 {
+    fn first_mode(&self) {
         let m = config::mode_code(self.defaults);
         let e = &self.entries;
         let (alloc, zeroed, dealloc, realloc): (
@@ -149,25 +149,27 @@ impl<A: GlobalAlloc> Probe<A> {
         e.alloc_zeroed.store(zeroed as *mut (), Relaxed);
         e.dealloc.store(dealloc as *mut (), Relaxed);
         e.realloc.store(realloc as *mut (), Relaxed);
-        m
     }
 
-    // The first call of each method: reads the mode, then does what the mode's function does.
-    // Contracts: the methods'.
+    // The first call of each method: reads the mode, which points the entries at its
+    // functions, then makes the call again through its entry. Contracts: the methods'.
 
     unsafe fn first_alloc(size: usize, align: usize, p: &Self) -> *mut u8 {
+        p.first_mode();
         // SAFETY: the caller's contract, passed on.
-        unsafe { p.alloc_in(p.first_mode(), layout(size, align), false) }
+        unsafe { GlobalAlloc::alloc(p, layout(size, align)) }
     }
 
     unsafe fn first_alloc_zeroed(size: usize, align: usize, p: &Self) -> *mut u8 {
+        p.first_mode();
         // SAFETY: the caller's contract, passed on.
-        unsafe { p.alloc_in(p.first_mode(), layout(size, align), true) }
+        unsafe { GlobalAlloc::alloc_zeroed(p, layout(size, align)) }
     }
 
     unsafe fn first_dealloc(ptr: *mut u8, size: usize, align: usize, p: &Self) {
+        p.first_mode();
         // SAFETY: the caller's contract, passed on.
-        unsafe { p.dealloc_in(p.first_mode(), ptr, layout(size, align)) }
+        unsafe { GlobalAlloc::dealloc(p, ptr, layout(size, align)) }
     }
 
     unsafe fn first_realloc(
@@ -177,8 +179,9 @@ impl<A: GlobalAlloc> Probe<A> {
         new: usize,
         p: &Self,
     ) -> *mut u8 {
+        p.first_mode();
         // SAFETY: the caller's contract, passed on.
-        unsafe { p.realloc_in(p.first_mode(), ptr, layout(size, align), new) }
+        unsafe { GlobalAlloc::realloc(p, ptr, layout(size, align), new) }
     }
 
     // Each mode's functions, to which `entries` point. Contracts: the methods'.
