@@ -179,7 +179,7 @@ fn counted_birth(
 #[inline(never)]
 fn record(slot: Option<&tally::Slot>, p: *mut u8, size: usize, w: u64, solo: bool, reserved: bool) {
     let h = blocks::track_new(crate::stack::frame_pointer(), slot, p, size, w, solo);
-    mark(slot);
+    mark(slot, p);
     if reserved {
         side::insert_reserved(p as usize, entry(h, w));
     } else if h.tracked() && !side::insert(p as usize, entry(h, w)) {
@@ -188,11 +188,16 @@ fn record(slot: Option<&tally::Slot>, p: *mut u8, size: usize, w: u64, solo: boo
     }
 }
 
-/// After a sampled block's birth or move (before it is counted): the thread's event count.
-fn mark(slot: Option<&tally::Slot>) {
+/// After the birth or move of the sampled block `p` (before it is counted): the thread's
+/// event count, if tracking made `p` the last block (one without a site it leaves alone; the
+/// count then stays behind, and [`catch_up`] forgets the last block).
+fn mark(slot: Option<&tally::Slot>, p: *mut u8) {
     if let Some(s) = slot {
         // SAFETY: the allocator path owns this thread's state and does not re-enter.
-        unsafe { s.local() }.last_event = s.events();
+        let local = unsafe { s.local() };
+        if local.last_alloc == p as usize {
+            local.last_event = s.events();
+        }
     }
 }
 
@@ -376,11 +381,7 @@ fn moved_sampled(
     let w = v[2];
     catch_up(slot);
     blocks::retrack(slot, p, moved, old, new, &mut h, w, solo);
-    if !h.tracked() {
-        // `retrack` leaves a block without a site alone: this move is still an event.
-        blocks::forget_last(slot);
-    }
-    mark(slot);
+    mark(slot, moved);
     if reserved {
         side::insert_reserved(moved as usize, entry(h, w));
     } else if !side::insert(moved as usize, entry(h, w)) {
