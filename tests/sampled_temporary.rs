@@ -14,13 +14,6 @@ static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system()
 
 const BIG: usize = 256 * 1024;
 
-fn site(line: u32) -> alloc_probe::SiteReport {
-    let r = alloc_probe::report();
-    r.site(file!(), line)
-        .cloned()
-        .unwrap_or_else(|| panic!("no site at {}:{line}", file!()))
-}
-
 #[inline(never)]
 fn freed_next(n: usize) -> u32 {
     for _ in 0..n {
@@ -56,12 +49,15 @@ fn moved_after_a_small_block(n: usize) -> u32 {
 fn a_temporary_is_freed_by_the_threads_next_event() {
     assert_eq!(alloc_probe::mode(), alloc_probe::Mode::Sampled);
 
-    let s = site(freed_next(100));
+    // The site of the scenario that returned `line`, after it ran.
+    let site = |line: u32| alloc_probe::report().site(file!(), line).cloned();
+
+    let s = site(freed_next(100)).expect("the big block's site");
     assert_eq!((s.allocs, s.temporary), (100, 100), "{s:#?}");
 
-    let s = site(freed_after_a_small_block(100));
+    let s = site(freed_after_a_small_block(100)).expect("the big block's site");
     assert_eq!((s.allocs, s.temporary), (100, 0), "{s:#?}");
 
-    let s = site(moved_after_a_small_block(100));
+    let s = site(moved_after_a_small_block(100)).expect("the big block's site");
     assert_eq!((s.allocs, s.reallocs, s.temporary), (100, 100, 0), "{s:#?}");
 }
