@@ -63,8 +63,8 @@ const FROZEN: u64 = i64::MIN as u64;
 /// owner only; `limit` by the lone writer, or once shared, under the lock.
 #[repr(C)]
 pub(crate) struct Share {
-    /// Sums of the increases and of the decreases of this thread's live bytes: each event
-    /// adds to one of them with one store, and both only grow, so two readings that agree
+    /// The bytes this thread allocated and freed (a reallocation frees its old size and
+    /// allocates its new one, DHAT's convention). Both only grow, so two readings that agree
     /// saw no change in between.
     ups: AtomicU64,
     downs: AtomicU64,
@@ -83,7 +83,7 @@ impl Share {
         }
     }
 
-    /// The increases and decreases so far.
+    /// The bytes allocated and freed so far.
     #[inline(always)]
     pub(crate) fn sums(&self) -> (u64, u64) {
         (self.ups.load(Relaxed), self.downs.load(Relaxed))
@@ -160,6 +160,51 @@ pub(crate) fn lone_grow(s: &Head, n: u64) -> bool {
     // Before the test, so that its result goes straight to a branch.
     s.raise_mark(now);
     (now as i64) > (sh.limit.load(Relaxed) as i64)
+}
+
+/// The lone writer's block of `old` bytes became one of `new` (a reallocation), outside a
+/// section (as [`lone_grow`]): the old bytes freed first, then the new allocated, so that a
+/// reading between the two stores sees less than either end, never more (DHAT's convention
+/// counts no moment with both blocks). Returns whether the caller must call [`over_limit`].
+#[inline(always)]
+pub(crate) fn lone_resize(s: &Head, old: u64, new: u64) -> bool {
+    let sh = &s.share;
+    let d = sh.downs.load(Relaxed).wrapping_add(old);
+    sh.downs.store(d, Relaxed);
+    let v = sh.ups.load(Relaxed).wrapping_add(new);
+    // Released: stored after `downs`.
+    sh.ups.store(v, Release);
+    compiler_fence(SeqCst);
+    let now = v.wrapping_sub(d);
+    s.raise_mark(now);
+    (now as i64) > (sh.limit.load(Relaxed) as i64)
+}
+
+/// [`lone_resize`] for a locked thread, as [`locked_grow`]: the exchange that stores the
+/// new bytes also publishes the freed ones before it.
+#[inline(always)]
+pub(crate) fn locked_resize(s: &Head, old: u64, new: u64) -> bool {
+    let sh = &s.share;
+    let d = sh.downs.load(Relaxed).wrapping_add(old);
+    sh.downs.store(d, Relaxed);
+    let v = sh.ups.load(Relaxed).wrapping_add(new);
+    sh.ups.swap(v, SeqCst);
+    let now = v.wrapping_sub(d);
+    s.raise_mark(now);
+    (now as i64) > (sh.limit.load(SeqCst) as i64)
+}
+
+/// A reallocation from `old` to `new` bytes, inside a section.
+#[inline(always)]
+pub(crate) fn resize(s: &Slot, solo: bool, old: u64, new: u64) {
+    let past = if solo {
+        lone_resize(s, old, new)
+    } else {
+        locked_resize(s, old, new)
+    };
+    if past {
+        past_limit(s, solo, s.share.net());
+    }
 }
 
 /// A locked thread's live bytes grew by `n`, outside a section: as [`grow`] unlocked, but

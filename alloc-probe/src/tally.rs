@@ -34,14 +34,8 @@ pub(crate) struct Head {
     allocs: AtomicU64,
     deallocs: AtomicU64,
     reallocs: AtomicU64,
-    /// This thread's share of the live bytes: the sums of its increases and decreases (see
-    /// `peak`). With `resized`, they also give the bytes allocated and freed.
+    /// This thread's share of the live bytes: the bytes it allocated and freed (see `peak`).
     pub(crate) share: peak::Share,
-    /// The sum over reallocations of the smaller of the old and new sizes: a reallocation
-    /// allocates its new size and frees its old one (DHAT's convention), so bytes allocated
-    /// are `ups + resized` and bytes freed `downs + resized`. One store per event fewer than
-    /// keeping those two sums as well.
-    resized: AtomicU64,
     /// The highest `ups - downs` of this slot, for `measure`.
     peak_net: AtomicU64,
     /// `sampled` mode: bytes left until the next sampled allocation (see
@@ -63,7 +57,6 @@ impl Head {
             deallocs: AtomicU64::new(0),
             reallocs: AtomicU64::new(0),
             share: peak::Share::new(),
-            resized: AtomicU64::new(0),
             peak_net: AtomicU64::new(0),
             sample_left: UnsafeCell::new(0),
             busy: AtomicBool::new(false),
@@ -156,19 +149,18 @@ impl Slot {
         (
             self.allocs.load(Relaxed),
             self.reallocs.load(Relaxed),
-            self.share.sums().0.wrapping_add(self.resized.load(Relaxed)),
+            self.share.sums().0,
         )
     }
 
     pub(crate) fn snapshot(&self) -> Counters {
-        let resized = self.resized.load(Relaxed);
         let (ups, downs) = self.share.sums();
         Counters {
             allocs: self.allocs.load(Relaxed),
             deallocs: self.deallocs.load(Relaxed),
             reallocs: self.reallocs.load(Relaxed),
-            bytes_allocated: ups.wrapping_add(resized),
-            bytes_deallocated: downs.wrapping_add(resized),
+            bytes_allocated: ups,
+            bytes_deallocated: downs,
             failed: self.failed.load(Relaxed),
         }
     }
@@ -487,25 +479,12 @@ pub(crate) fn quick_dealloc(s: &Head, size: usize) -> Quick {
 pub(crate) fn quick_realloc(s: &Head, old: usize, new: usize) -> Quick {
     let (o, n) = (old as u64, new as u64);
     let path = s.path.load(Relaxed);
-    let counts = || {
-        bump(&s.reallocs, 1);
-        bump(&s.resized, o.min(n));
-    };
     let past = if path == sections::LONE {
-        counts();
-        if n >= o {
-            peak::lone_grow(s, n - o)
-        } else {
-            peak::lone_shrink(s, o - n);
-            false
-        }
+        bump(&s.reallocs, 1);
+        peak::lone_resize(s, o, n)
     } else if path == sections::LOCKED {
-        counts();
-        if n >= o {
-            peak::locked_grow(s, n - o)
-        } else {
-            peak::locked_shrink(s, o - n)
-        }
+        bump(&s.reallocs, 1);
+        peak::locked_resize(s, o, n)
     } else {
         cold_path();
         return Quick::NotCounted;
@@ -670,12 +649,7 @@ pub(crate) fn count_realloc(slot: Option<&Slot>, old: usize, new: usize, solo: b
     match slot {
         Some(s) => {
             bump(&s.reallocs, 1);
-            bump(&s.resized, o.min(n));
-            if n >= o {
-                peak::grow(s, solo, n - o);
-            } else {
-                peak::shrink(s, solo, o - n);
-            }
+            peak::resize(s, solo, o, n);
         }
         None => {
             peak::without_slot(n.saturating_sub(o), o.saturating_sub(n), || {
