@@ -203,8 +203,9 @@ pub fn mode() -> Mode {
         SAMPLED => Mode::Sampled,
         COUNTS => Mode::Counts,
         _ => {
+            // Panics unless a `Probe` has fixed the mode (`tally::on_installed`).
             crate::measure::ensure_installed();
-            mode()
+            mode_if_set().unwrap_or(Mode::Full)
         }
     }
 }

@@ -119,6 +119,7 @@ impl<A: GlobalAlloc> Probe<A> {
     #[inline(never)]
     fn first_mode(&self) {
         let m = config::mode_code(self.defaults);
+        tally::on_installed();
         let e = &self.entries;
         let (alloc, zeroed, dealloc, realloc): (
             AllocFn<A>,

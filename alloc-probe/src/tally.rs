@@ -229,9 +229,17 @@ static FALLBACK: Fallback = Fallback {
 };
 
 static SLOTS: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
-/// Set once any `Probe` has counted an allocation: the API checks it to fail loudly when
-/// `Probe` is not the global allocator.
+/// Set once a `Probe` has taken a call, after the mode is fixed: the API checks it to fail
+/// loudly when `Probe` is not the global allocator. Not by claiming a slot, which a tracked
+/// call does too.
 pub(crate) static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// A `Probe` took its first call, and fixed the mode: the API may run, and the exit report and
+/// fork hooks are installed. Runs in the allocator path (see `hooks::install`).
+pub(crate) fn on_installed() {
+    INSTALLED.store(true, Relaxed);
+    crate::hooks::install();
+}
 
 /// The heads a thread without a slot points at: before it claims one, while it sets one up,
 /// and after its thread-local destructors handed it back (or when there was none to map).
@@ -304,8 +312,6 @@ fn as_slot(h: *const Head) -> Option<&'static Slot> {
 #[cold]
 fn claim() -> Option<&'static Slot> {
     LOCAL.try_with(|l| l.set(SETTING_UP)).ok()?;
-    INSTALLED.store(true, Relaxed);
-    crate::hooks::install();
     let slot = reuse_slot().or_else(new_slot);
     match slot {
         Some(s) => {
