@@ -123,15 +123,17 @@ fn new_peak() {
     }
 }
 
-/// This thread's live bytes grew by `n`, inside a section; raises the slot's own mark.
+/// This thread's live bytes grew by `n`, inside a section (the general path); raises the
+/// slot's own mark (see `tally::open_window`).
 #[inline(always)]
 pub(crate) fn grow(s: &Slot, solo: bool, n: u64) {
     // Inside a section the switch waits for its end: a path it changed meanwhile only sends
     // the event to `past_limit`, which is still the lone writer's to run.
+    let mark = |now| s.raise_mark(now);
     let past = if solo {
-        lone_grow(s, n)
+        lone_grow_with(s, n, mark)
     } else {
-        locked_grow(s, n)
+        locked_grow_with(s, n, mark)
     };
     if past {
         past_limit(s, solo, s.share.net());
@@ -139,8 +141,11 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) {
 }
 
 /// The lone writer's live bytes grew by `n`, outside a section (an event on its own slot
-/// only: see `tally::quick_alloc`), and raises the slot's own mark (for `measure`). Returns
-/// whether the caller must call [`over_limit`] (out of line, after its own counting).
+/// only: see `tally::quick_alloc`). Returns whether the caller must call [`over_limit`] (out
+/// of line, after its own counting). No peak mark: a thread with a window open takes the
+/// general path (see `tally::open_window`), which raises it (the `_with` forms, which give
+/// the share to `mark` before the limit's test, so that its result goes straight to a
+/// branch).
 ///
 /// Without a section, the switch to shared updates (see `sections`) may come at any
 /// instruction of this. The switch freezes the limit and then fences every thread (see
@@ -151,23 +156,32 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) {
 /// new peak is not missed. Passing the limit, the thread takes a section after all.
 #[inline(always)]
 pub(crate) fn lone_grow(s: &Head, n: u64) -> bool {
+    lone_grow_with(s, n, |_| ())
+}
+
+#[inline(always)]
+fn lone_grow_with(s: &Head, n: u64, mark: impl FnOnce(u64)) -> bool {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     sh.ups.store(v, Relaxed);
     // Keeps the compiler from reading the limit before storing the share.
     compiler_fence(SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    // Before the test, so that its result goes straight to a branch.
-    s.raise_mark(now);
+    mark(now);
     (now as i64) > (sh.limit.load(Relaxed) as i64)
 }
 
 /// The lone writer's block of `old` bytes became one of `new` (a reallocation), outside a
 /// section (as [`lone_grow`]): the old bytes freed first, then the new allocated, so that a
 /// reading between the two stores sees less than either end, never more (DHAT's convention
-/// counts no moment with both blocks). Returns whether the caller must call [`over_limit`].
+/// counts no moment with both blocks). Returns what [`lone_grow`] returns.
 #[inline(always)]
 pub(crate) fn lone_resize(s: &Head, old: u64, new: u64) -> bool {
+    lone_resize_with(s, old, new, |_| ())
+}
+
+#[inline(always)]
+fn lone_resize_with(s: &Head, old: u64, new: u64, mark: impl FnOnce(u64)) -> bool {
     let sh = &s.share;
     let d = sh.downs.load(Relaxed).wrapping_add(old);
     sh.downs.store(d, Relaxed);
@@ -176,7 +190,7 @@ pub(crate) fn lone_resize(s: &Head, old: u64, new: u64) -> bool {
     sh.ups.store(v, Release);
     compiler_fence(SeqCst);
     let now = v.wrapping_sub(d);
-    s.raise_mark(now);
+    mark(now);
     (now as i64) > (sh.limit.load(Relaxed) as i64)
 }
 
@@ -184,23 +198,30 @@ pub(crate) fn lone_resize(s: &Head, old: u64, new: u64) -> bool {
 /// new bytes also publishes the freed ones before it.
 #[inline(always)]
 pub(crate) fn locked_resize(s: &Head, old: u64, new: u64) -> bool {
+    locked_resize_with(s, old, new, |_| ())
+}
+
+#[inline(always)]
+fn locked_resize_with(s: &Head, old: u64, new: u64, mark: impl FnOnce(u64)) -> bool {
     let sh = &s.share;
     let d = sh.downs.load(Relaxed).wrapping_add(old);
     sh.downs.store(d, Relaxed);
     let v = sh.ups.load(Relaxed).wrapping_add(new);
     sh.ups.swap(v, SeqCst);
     let now = v.wrapping_sub(d);
-    s.raise_mark(now);
+    mark(now);
     (now as i64) > (sh.limit.load(SeqCst) as i64)
 }
 
-/// A reallocation from `old` to `new` bytes, inside a section.
+/// A reallocation from `old` to `new` bytes, inside a section (the general path); raises the
+/// slot's own mark, as [`grow`].
 #[inline(always)]
 pub(crate) fn resize(s: &Slot, solo: bool, old: u64, new: u64) {
+    let mark = |now| s.raise_mark(now);
     let past = if solo {
-        lone_resize(s, old, new)
+        lone_resize_with(s, old, new, mark)
     } else {
-        locked_resize(s, old, new)
+        locked_resize_with(s, old, new, mark)
     };
     if past {
         past_limit(s, solo, s.share.net());
@@ -211,13 +232,18 @@ pub(crate) fn resize(s: &Slot, solo: bool, old: u64, new: u64) {
 /// leaves the renewal of its grant to the caller, as [`lone_grow`].
 #[inline(always)]
 pub(crate) fn locked_grow(s: &Head, n: u64) -> bool {
+    locked_grow_with(s, n, |_| ())
+}
+
+#[inline(always)]
+fn locked_grow_with(s: &Head, n: u64, mark: impl FnOnce(u64)) -> bool {
     let sh = &s.share;
     let v = sh.ups.load(Relaxed).wrapping_add(n);
     // A sequentially consistent store (a locked exchange) and load: either a thread that
     // freezes us sees this store, or we see its frozen limit.
     sh.ups.swap(v, SeqCst);
     let now = v.wrapping_sub(sh.downs.load(Relaxed));
-    s.raise_mark(now);
+    mark(now);
     (now as i64) > (sh.limit.load(SeqCst) as i64)
 }
 

@@ -223,6 +223,7 @@ fn push(slot: &Slot, info: &'static FnInfo, invocation: Option<u32>, count_call:
     f.npoints = 0;
     f.start_ticks = if timed { clock::ticks().max(1) } else { 0 };
     peak.store(net, Relaxed);
+    tally::open_window();
     s.depth += 1;
     if budgeted {
         s.budgeted += 1;
@@ -243,6 +244,7 @@ fn pop(slot: &Slot) -> Finished {
         return Finished::default();
     }
     s.depth -= 1;
+    tally::close_window();
     let depth = s.depth;
     let f = &s.frames[depth];
     let (allocs, reallocs, bytes) = slot.event_counts();

@@ -36,8 +36,6 @@ pub(crate) struct Head {
     reallocs: AtomicU64,
     /// This thread's share of the live bytes: the bytes it allocated and freed (see `peak`).
     pub(crate) share: peak::Share,
-    /// The highest `ups - downs` of this slot, for `measure`.
-    peak_net: AtomicU64,
     /// `sampled` mode: bytes left until the next sampled allocation (see
     /// `blocks::sample_due`). Only a slot's owner touches it, and only once it has seen a
     /// known path, which no stand-in has.
@@ -57,7 +55,6 @@ impl Head {
             deallocs: AtomicU64::new(0),
             reallocs: AtomicU64::new(0),
             share: peak::Share::new(),
-            peak_net: AtomicU64::new(0),
             sample_left: UnsafeCell::new(0),
             busy: AtomicBool::new(false),
             path: AtomicU8::new(sections::UNKNOWN),
@@ -68,14 +65,6 @@ impl Head {
     #[inline(always)]
     pub(crate) fn net(&self) -> u64 {
         self.share.net()
-    }
-
-    /// Raises the slot's peak mark to `net`, its live bytes now.
-    #[inline(always)]
-    pub(crate) fn raise_mark(&self, net: u64) {
-        if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
-            self.peak_net.store(net, Relaxed);
-        }
     }
 }
 
@@ -92,6 +81,9 @@ pub(crate) struct Slot {
     pub(crate) grant: AtomicU64,
     /// Whether the settlement under way thaws this slot (see `peak::settle`; under its lock).
     pub(crate) thaw: AtomicBool,
+    /// The highest net live bytes (allocated minus freed) of this slot while a window is
+    /// open, for `measure` and tracked calls (see [`open_window`]).
+    peak_net: AtomicU64,
     /// Tracking state; only the owning thread touches it.
     local: UnsafeCell<Local>,
     /// Tracked functions' counters on this thread (see `functions`).
@@ -132,6 +124,15 @@ impl Slot {
     pub(crate) unsafe fn local(&self) -> &mut Local {
         // SAFETY: per the contract above, this is the only reference.
         unsafe { &mut *self.local.get() }
+    }
+
+    /// Raises the slot's peak mark to `net`, its live bytes now. Only the general path does,
+    /// and every event of a thread with a window open takes it (see [`open_window`]).
+    #[inline(always)]
+    pub(crate) fn raise_mark(&self, net: u64) {
+        if (net as i64) > (self.peak_net.load(Relaxed) as i64) {
+            self.peak_net.store(net, Relaxed);
+        }
     }
 
     /// The events this slot counted: allocations, frees and reallocations. Only the owner
@@ -243,15 +244,28 @@ pub(crate) fn on_installed() {
 
 /// The heads a thread without a slot points at: before it claims one, while it sets one up,
 /// and after its thread-local destructors handed it back (or when there was none to map).
-static STAND_INS: [Head; 3] = [Head::stand_in(), Head::stand_in(), Head::stand_in()];
+/// And one a thread with a slot points its allocator path at while a window is open (see
+/// [`open_window`]).
+static STAND_INS: [Head; 4] = [
+    Head::stand_in(),
+    Head::stand_in(),
+    Head::stand_in(),
+    Head::stand_in(),
+];
 const UNCLAIMED: &Head = &STAND_INS[0];
 const SETTING_UP: &Head = &STAND_INS[1];
 const RELEASED: &Head = &STAND_INS[2];
+const WINDOWED: &Head = &STAND_INS[3];
 
 thread_local! {
     /// The head of this thread's slot, or a stand-in. Const and destructor-free, so readable
     /// during thread-local teardown.
     static LOCAL: Cell<*const Head> = const { Cell::new(UNCLAIMED) };
+    /// The head the allocator path counts on (see [`head`]): `LOCAL`'s, except while a window
+    /// is open, when it is `WINDOWED`.
+    static HEAD: Cell<*const Head> = const { Cell::new(UNCLAIMED) };
+    /// How many windows are open on this thread.
+    static WINDOWS: Cell<u32> = const { Cell::new(0) };
     /// Hands the slot back when the thread exits.
     static OWNER: SlotOwner = const { SlotOwner };
 }
@@ -260,6 +274,7 @@ struct SlotOwner;
 
 impl Drop for SlotOwner {
     fn drop(&mut self) {
+        let _ = HEAD.try_with(|h| h.set(RELEASED));
         let _ = LOCAL.try_with(|l| {
             if let Some(s) = as_slot(l.replace(RELEASED)) {
                 s.in_use.store(false, Release);
@@ -272,8 +287,71 @@ impl Drop for SlotOwner {
 /// known. No test: what the allocator path reads first.
 #[inline(always)]
 pub(crate) fn head() -> &'static Head {
-    // SAFETY: `LOCAL` only holds stand-ins and the heads of slots, which are never freed.
-    unsafe { &*local() }
+    // SAFETY: `HEAD` only holds stand-ins and the heads of slots, which are never freed.
+    unsafe { &*HEAD.try_with(Cell::get).unwrap_or(RELEASED) }
+}
+
+/// Sets this thread's `LOCAL`, and `HEAD` with it.
+fn set_local(h: *const Head) {
+    let _ = LOCAL.try_with(|l| l.set(h));
+    let windowed = WINDOWS.try_with(Cell::get).unwrap_or(0) > 0 && as_slot(h).is_some();
+    let _ = HEAD.try_with(|f| f.set(if windowed { WINDOWED } else { h }));
+}
+
+/// Opens a window (a `measure` or a tracked call) on this thread. Until the matching
+/// [`close_window`], the thread's allocator path reads the `WINDOWED` stand-in, whose unknown
+/// path sends every event to the general path, which counts it the quick way on the slot's
+/// own head and raises the slot's peak mark: the quick path does not, so that the mark costs
+/// nothing while no window is open.
+pub(crate) fn open_window() {
+    let _ = WINDOWS.try_with(|w| {
+        let n = w.get();
+        w.set(n.saturating_add(1));
+        if n == 0 && as_slot(local()).is_some() {
+            let _ = HEAD.try_with(|h| h.set(WINDOWED));
+        }
+    });
+}
+
+/// This thread's slot, if a window is open on it: then its events come to the general path
+/// (see [`open_window`]), and first try the quick count on the slot's own head, which
+/// [`windowed_count`] follows with the mark.
+#[inline(always)]
+fn windowed() -> Option<&'static Slot> {
+    let h = HEAD.try_with(Cell::get).unwrap_or(RELEASED);
+    if ptr::eq(h, WINDOWED) {
+        current()
+    } else {
+        None
+    }
+}
+
+/// After a quick count `q` on the windowed thread's slot `s`: raises the mark, and renews the
+/// grant if need be. False if the quick count counted nothing (the path is not known yet),
+/// and the general path must.
+#[inline(always)]
+fn windowed_count(s: &Slot, q: Quick) -> bool {
+    match q {
+        Quick::Counted => s.raise_mark(s.net()),
+        Quick::PastLimit => {
+            s.raise_mark(s.net());
+            peak::over_limit(s);
+        }
+        Quick::NotCounted => return false,
+    }
+    true
+}
+
+/// Closes a window [`open_window`] opened; the last one gives the allocator path its slot's
+/// head back (or the stand-in `LOCAL` now holds, if the slot was handed back meanwhile).
+pub(crate) fn close_window() {
+    let _ = WINDOWS.try_with(|w| {
+        let n = w.get().saturating_sub(1);
+        w.set(n);
+        if n == 0 {
+            let _ = HEAD.try_with(|h| h.set(local()));
+        }
+    });
 }
 
 /// `LOCAL`'s pointer, kept raw: it carries the whole slot's provenance, which a reference to
@@ -312,18 +390,19 @@ fn as_slot(h: *const Head) -> Option<&'static Slot> {
 #[cold]
 fn claim() -> Option<&'static Slot> {
     LOCAL.try_with(|l| l.set(SETTING_UP)).ok()?;
+    set_local(SETTING_UP);
     let slot = reuse_slot().or_else(new_slot);
     match slot {
         Some(s) => {
             sections::on_new_slot(s);
-            let _ = LOCAL.try_with(|l| l.set((s as *const Slot).cast::<Head>()));
+            set_local((s as *const Slot).cast::<Head>());
             // Registers the destructor that hands the slot back; if that allocates, the
             // allocation is counted in the slot we just set.
             let _ = OWNER.try_with(|_| ());
         }
         None => {
             // Out of memory for a slot: stay on the shared fallback counters.
-            let _ = LOCAL.try_with(|l| l.set(RELEASED));
+            set_local(RELEASED);
         }
     }
     slot
@@ -397,6 +476,11 @@ fn new_slot() -> Option<&'static Slot> {
 /// Counts a successful allocation of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
+    if let Some(s) = windowed() {
+        if windowed_count(s, quick_alloc(s, s.path.load(Relaxed), size)) {
+            return;
+        }
+    }
     let s = slot();
     let solo = sections::begin(s);
     count_alloc(s, size, solo);
@@ -615,6 +699,11 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
 /// Counts a free of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_dealloc(size: usize) {
+    if let Some(s) = windowed() {
+        if windowed_count(s, quick_dealloc(s, size)) {
+            return;
+        }
+    }
     let s = slot();
     let solo = sections::begin(s);
     count_dealloc(s, size, solo);
@@ -642,6 +731,11 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
 /// Counts a successful reallocation from `old` to `new` bytes.
 #[inline(always)]
 pub(crate) fn on_realloc(old: usize, new: usize) {
+    if let Some(s) = windowed() {
+        if windowed_count(s, quick_realloc(s, old, new)) {
+            return;
+        }
+    }
     let s = slot();
     let solo = sections::begin(s);
     count_realloc(s, old, new, solo);
@@ -763,6 +857,7 @@ impl ThreadMark {
     /// running thread-local destructors).
     pub(crate) fn start() -> Option<ThreadMark> {
         let slot = slot()?;
+        open_window();
         let saved_peak = slot.peak_net.load(Relaxed);
         slot.peak_net.store(slot.net(), Relaxed);
         Some(ThreadMark {
@@ -787,5 +882,48 @@ impl ThreadMark {
             s.peak_net.store(self.saved_peak, Relaxed);
         }
         end.since(&self.start, if (peak as i64) < 0 { 0 } else { peak })
+    }
+}
+
+impl Drop for ThreadMark {
+    /// Closes the window, also when the measured closure panics.
+    fn drop(&mut self) {
+        close_window();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_quick_path(s: &Slot) -> bool {
+        ptr::eq(head(), &s.head)
+    }
+
+    /// Windows nest, and the last one to close gives the allocator path the slot's head back:
+    /// a thread that stayed on the general path would count right, only slowly.
+    #[test]
+    fn the_last_window_closed_puts_the_thread_back_on_the_quick_path() {
+        std::thread::spawn(|| {
+            let s = slot().expect("a slot");
+            assert!(on_quick_path(s));
+            open_window();
+            assert!(ptr::eq(head(), WINDOWED));
+            {
+                let mark = ThreadMark::start().expect("a slot");
+                assert!(ptr::eq(head(), WINDOWED));
+                let _ = mark.finish();
+            }
+            assert!(ptr::eq(head(), WINDOWED), "an outer window is still open");
+            close_window();
+            assert!(on_quick_path(s));
+            // A measured closure that panics closes its window when the mark is dropped.
+            let mark = ThreadMark::start().expect("a slot");
+            assert!(!on_quick_path(s));
+            drop(mark);
+            assert!(on_quick_path(s));
+        })
+        .join()
+        .unwrap();
     }
 }
