@@ -73,6 +73,23 @@ fn checks(path: &str) {
     let ((), s) = alloc_probe::measure(workload);
     assert_eq!(s.peak_live_bytes, PEAK, "{path}: after a panic");
 
+    // An inner window left by a panic gives the outer one its mark back.
+    let ((), outer) = alloc_probe::measure(|| {
+        let big = black_box(vec![0u8; 20_000]);
+        drop(big);
+        let caught = std::panic::catch_unwind(|| {
+            alloc_probe::measure(|| {
+                let held = black_box(vec![0u8; 5_000]);
+                if black_box(true) {
+                    panic!("leaves the window");
+                }
+                drop(held);
+            })
+        });
+        assert!(caught.is_err());
+    });
+    assert_eq!(outer.peak_live_bytes, 20_000, "{path}: outer of a panic");
+
     // A tracked call is a window too, and one inside `measure` leaves its peak intact.
     for _ in 0..3 {
         tracked();

@@ -143,9 +143,9 @@ pub(crate) fn grow(s: &Slot, solo: bool, n: u64) {
 /// The lone writer's live bytes grew by `n`, outside a section (an event on its own slot
 /// only: see `tally::quick_alloc`). Returns whether the caller must call [`over_limit`] (out
 /// of line, after its own counting). No peak mark: a thread with a window open takes the
-/// general path (see `tally::open_window`), which raises it (the `_with` forms, which give
-/// the share to `mark` before the limit's test, so that its result goes straight to a
-/// branch).
+/// general path (see `tally::open_window`), which raises it after this; inside a section,
+/// [`grow`] raises it through the `_with` form, which gives the share to `mark` before the
+/// limit's test, so that the test's result goes straight to a branch.
 ///
 /// Without a section, the switch to shared updates (see `sections`) may come at any
 /// instruction of this. The switch freezes the limit and then fences every thread (see
@@ -247,9 +247,10 @@ fn locked_grow_with(s: &Head, n: u64, mark: impl FnOnce(u64)) -> bool {
     (now as i64) > (sh.limit.load(SeqCst) as i64)
 }
 
-/// [`lone_grow`], [`locked_grow`] or [`locked_shrink`] left the share past the limit (which
-/// the switch to shared updates freezes): a new peak if the thread is still the lone writer,
-/// which a section makes sure of; otherwise the share is settled under the lock, as any.
+/// [`lone_grow`], [`locked_grow`], [`lone_resize`], [`locked_resize`] or [`locked_shrink`]
+/// left the share past the limit (which the switch to shared updates freezes): a new peak if
+/// the thread is still the lone writer, which a section makes sure of; otherwise the share is
+/// settled under the lock, as any.
 #[cold]
 #[inline(never)]
 pub(crate) fn over_limit(s: &Slot) {
@@ -384,7 +385,8 @@ fn settle(me: Option<&Slot>) {
 /// every share) is also taken: returns that reading.
 fn settle_around<T: PartialEq>(me: Option<&Slot>, mut read: impl FnMut() -> T) -> T {
     freeze_others(me.map_or(ptr::null(), |s| s as *const Slot));
-    // Each thread changes its counters at most once more, so this ends. They only grow, so
+    // Each thread finishes at most the event it is in (a reallocation's two stores), so this
+    // ends. They only grow, so
     // two equal readings around the shares' reading mean that nothing changed in between:
     // at that instant, every share was what was read.
     let (reading, shares) = loop {

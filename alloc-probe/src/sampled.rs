@@ -46,8 +46,8 @@ fn padded(layout: Layout) -> Option<Layout> {
 /// Allocates through `inner`, where the sampler says: a sampled block out of line (it is
 /// placed apart, see [`TAG`], so the sampler decides before the inner call). The path first:
 /// a known one is a slot's, this thread's, whose countdown is ours. A stand-in (a thread
-/// without a slot) or an unknown path goes to the general path, which claims a slot if need
-/// be, and samples there.
+/// without a slot, or with a window open: see `tally::open_window`) or an unknown path goes
+/// to the general path, which claims a slot if need be, and samples there.
 #[inline(always)]
 pub(crate) unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut u8 {
     let h = tally::head();

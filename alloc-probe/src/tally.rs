@@ -26,9 +26,10 @@ use crate::stats::Stats;
 use crate::{pages, peak, sections};
 
 /// What every allocator event touches: the first part of each slot, and the whole of the
-/// stand-ins a thread without a slot points at (see `LOCAL`), whose path is never known. The
-/// allocator path reads a head without first asking whether the thread has a slot: an unknown
-/// path sends it to the general path, which asks.
+/// stand-ins whose path is never known: those a thread without a slot points at, and the one
+/// a thread with a window open does (see `HEAD`). The allocator path reads a head without
+/// first asking whether the thread has a slot: an unknown path sends it to the general path,
+/// which asks.
 #[repr(C)]
 pub(crate) struct Head {
     allocs: AtomicU64,
@@ -875,19 +876,19 @@ impl ThreadMark {
             .start
             .bytes_allocated
             .wrapping_sub(self.start.bytes_deallocated);
-        let peak_net = s.peak_net.load(Relaxed);
-        let peak = peak_net.wrapping_sub(start_net);
-        // Restore the enclosing window's mark, so windows nest.
-        if (self.saved_peak as i64) > (peak_net as i64) {
-            s.peak_net.store(self.saved_peak, Relaxed);
-        }
+        let peak = s.peak_net.load(Relaxed).wrapping_sub(start_net);
         end.since(&self.start, if (peak as i64) < 0 { 0 } else { peak })
     }
 }
 
 impl Drop for ThreadMark {
-    /// Closes the window, also when the measured closure panics.
+    /// Gives the enclosing window (an outer `measure` or tracked call) its mark back, so that
+    /// windows nest, and closes this one; also when the measured closure panics.
     fn drop(&mut self) {
+        let mark = &self.slot.peak_net;
+        if (self.saved_peak as i64) > (mark.load(Relaxed) as i64) {
+            mark.store(self.saved_peak, Relaxed);
+        }
         close_window();
     }
 }
