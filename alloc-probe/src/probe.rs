@@ -1,7 +1,7 @@
 //! [`Probe`]: the global allocator wrapper.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
+use std::sync::atomic::{AtomicPtr, Ordering::*};
 
 use crate::config::{self, Mode, COUNTS, FULL, SAMPLED};
 use crate::tally::{self, Quick};
@@ -114,7 +114,10 @@ impl<A: GlobalAlloc> Probe<A> {
     }
 
     /// Reads the settings, on the first call, and points every method at its mode's function.
-    /// Threads racing here compute the same mode and store the same entries.
+    /// Threads racing here compute the same mode and store the same entries. Released, and
+    /// acquired by every call: a thread whose first call finds another thread's entry also
+    /// sees the mode and `tally::INSTALLED` set before it (free on x86, where every load
+    /// acquires).
     #[cold]
     #[inline(never)]
     fn first_mode(&self) {
@@ -146,10 +149,10 @@ impl<A: GlobalAlloc> Probe<A> {
                 Self::realloc_by::<FULL>,
             ),
         };
-        e.alloc.store(alloc as *mut (), Relaxed);
-        e.alloc_zeroed.store(zeroed as *mut (), Relaxed);
-        e.dealloc.store(dealloc as *mut (), Relaxed);
-        e.realloc.store(realloc as *mut (), Relaxed);
+        e.alloc.store(alloc as *mut (), Release);
+        e.alloc_zeroed.store(zeroed as *mut (), Release);
+        e.dealloc.store(dealloc as *mut (), Release);
+        e.realloc.store(realloc as *mut (), Release);
     }
 
     // The first call of each method: reads the mode, which points the entries at its
@@ -265,7 +268,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         // SAFETY: `entries.alloc` only ever holds an `AllocFn<A>`; the caller's contract is
         // passed on.
         unsafe {
-            let f: AllocFn<A> = std::mem::transmute(self.entries.alloc.load(Relaxed));
+            let f: AllocFn<A> = std::mem::transmute(self.entries.alloc.load(Acquire));
             f(layout.size(), layout.align(), self)
         }
     }
@@ -274,7 +277,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
         unsafe {
-            let f: AllocFn<A> = std::mem::transmute(self.entries.alloc_zeroed.load(Relaxed));
+            let f: AllocFn<A> = std::mem::transmute(self.entries.alloc_zeroed.load(Acquire));
             f(layout.size(), layout.align(), self)
         }
     }
@@ -284,7 +287,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         // SAFETY: `entries.dealloc` only ever holds a `DeallocFn<A>`; the caller's contract is
         // passed on.
         unsafe {
-            let f: DeallocFn<A> = std::mem::transmute(self.entries.dealloc.load(Relaxed));
+            let f: DeallocFn<A> = std::mem::transmute(self.entries.dealloc.load(Acquire));
             f(ptr, layout.size(), layout.align(), self)
         }
     }
@@ -294,7 +297,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Probe<A> {
         // SAFETY: `entries.realloc` only ever holds a `ReallocFn<A>`; the caller's contract is
         // passed on.
         unsafe {
-            let f: ReallocFn<A> = std::mem::transmute(self.entries.realloc.load(Relaxed));
+            let f: ReallocFn<A> = std::mem::transmute(self.entries.realloc.load(Acquire));
             f(ptr, layout.size(), layout.align(), new_size, self)
         }
     }
