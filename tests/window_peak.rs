@@ -43,6 +43,20 @@ fn keep(n: usize) {
     std::mem::forget(black_box(vec![0u8; n]));
 }
 
+/// A `measure` whose closure holds `held` bytes and panics; the panic is caught.
+fn measure_that_panics(held: usize) {
+    let caught = std::panic::catch_unwind(|| {
+        alloc_probe::measure(|| {
+            let held = black_box(vec![0u8; held]);
+            if black_box(true) {
+                panic!("leaves the window");
+            }
+            drop(held);
+        })
+    });
+    assert!(caught.is_err());
+}
+
 fn checks(path: &str) {
     let ((), s) = alloc_probe::measure(workload);
     assert_eq!(s.peak_live_bytes, PEAK, "{path}: one window");
@@ -60,16 +74,7 @@ fn checks(path: &str) {
     assert_eq!(outer.peak_live_bytes, 20_000, "{path}: outer window");
 
     // A window the closure leaves by panicking is closed all the same.
-    let caught = std::panic::catch_unwind(|| {
-        alloc_probe::measure(|| {
-            let held = black_box(vec![0u8; 50_000]);
-            if black_box(true) {
-                panic!("leaves the window");
-            }
-            drop(held);
-        })
-    });
-    assert!(caught.is_err());
+    measure_that_panics(50_000);
     let ((), s) = alloc_probe::measure(workload);
     assert_eq!(s.peak_live_bytes, PEAK, "{path}: after a panic");
 
@@ -77,16 +82,7 @@ fn checks(path: &str) {
     let ((), outer) = alloc_probe::measure(|| {
         let big = black_box(vec![0u8; 20_000]);
         drop(big);
-        let caught = std::panic::catch_unwind(|| {
-            alloc_probe::measure(|| {
-                let held = black_box(vec![0u8; 5_000]);
-                if black_box(true) {
-                    panic!("leaves the window");
-                }
-                drop(held);
-            })
-        });
-        assert!(caught.is_err());
+        measure_that_panics(5_000);
     });
     assert_eq!(outer.peak_live_bytes, 20_000, "{path}: outer of a panic");
 

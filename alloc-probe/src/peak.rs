@@ -386,9 +386,8 @@ fn settle(me: Option<&Slot>) {
 fn settle_around<T: PartialEq>(me: Option<&Slot>, mut read: impl FnMut() -> T) -> T {
     freeze_others(me.map_or(ptr::null(), |s| s as *const Slot));
     // Each thread finishes at most the event it is in (a reallocation's two stores), so this
-    // ends. They only grow, so
-    // two equal readings around the shares' reading mean that nothing changed in between:
-    // at that instant, every share was what was read.
+    // ends. They only grow, so two equal readings around the shares' reading mean that
+    // nothing changed in between: at that instant, every share was what was read.
     let (reading, shares) = loop {
         let before = read();
         let shares = read_all();

@@ -6,7 +6,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 
 use crate::functions::{self, Figures};
@@ -201,7 +200,6 @@ fn push(slot: &Slot, info: &'static FnInfo, invocation: Option<u32>, count_call:
     }
     let invocation = invocation.unwrap_or_else(|| s.next_invocation());
     let (allocs, reallocs, bytes) = slot.event_counts();
-    let peak = tally::peak_mark(slot);
     let net = slot.net();
     let budgeted = info.max_allocs.is_some() || info.max_bytes.is_some();
     s.timing = s.timing.wrapping_add(1);
@@ -217,13 +215,11 @@ fn push(slot: &Slot, info: &'static FnInfo, invocation: Option<u32>, count_call:
     f.child_reallocs = 0;
     f.child_bytes = 0;
     f.start_net = net;
-    f.saved_peak = peak.load(Relaxed);
     f.count_call = count_call;
     f.budgeted = budgeted;
     f.npoints = 0;
     f.start_ticks = if timed { clock::ticks().max(1) } else { 0 };
-    peak.store(net, Relaxed);
-    tally::open_window();
+    f.saved_peak = tally::open_window(slot);
     s.depth += 1;
     if budgeted {
         s.budgeted += 1;
@@ -244,7 +240,6 @@ fn pop(slot: &Slot) -> Finished {
         return Finished::default();
     }
     s.depth -= 1;
-    tally::close_window();
     let depth = s.depth;
     let f = &s.frames[depth];
     let (allocs, reallocs, bytes) = slot.event_counts();
@@ -263,13 +258,9 @@ fn pop(slot: &Slot) -> Finished {
         done.npoints = f.npoints;
         s.budgeted -= 1;
     }
-    // Give an enclosing window (`measure`, an outer call) its peak mark back.
-    let (start_net, saved_peak) = (f.start_net, f.saved_peak);
-    let peak = tally::peak_mark(slot);
-    let high = peak.load(Relaxed);
-    if (saved_peak as i64) > (high as i64) {
-        peak.store(saved_peak, Relaxed);
-    }
+    // Gives an enclosing window (`measure`, an outer call) its peak mark back.
+    let start_net = f.start_net;
+    let high = tally::close_window(slot, f.saved_peak);
     let (t, owned) = functions::tally(Some(&slot.fns), index);
     if incl_allocs | incl_reallocs | incl_bytes | start_ticks == 0 {
         // The common case on hot paths: a call that allocated nothing and was not timed.

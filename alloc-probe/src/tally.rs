@@ -292,19 +292,23 @@ pub(crate) fn head() -> &'static Head {
     unsafe { &*HEAD.try_with(Cell::get).unwrap_or(RELEASED) }
 }
 
-/// Sets this thread's `LOCAL`, and `HEAD` with it.
-fn set_local(h: *const Head) {
-    let _ = LOCAL.try_with(|l| l.set(h));
+/// Sets this thread's `LOCAL`, and `HEAD` with it; `None` if the thread-locals are gone.
+fn set_local(h: *const Head) -> Option<()> {
+    LOCAL.try_with(|l| l.set(h)).ok()?;
     let windowed = WINDOWS.try_with(Cell::get).unwrap_or(0) > 0 && as_slot(h).is_some();
-    let _ = HEAD.try_with(|f| f.set(if windowed { WINDOWED } else { h }));
+    HEAD.try_with(|f| f.set(if windowed { WINDOWED } else { h }))
+        .ok()
 }
 
-/// Opens a window (a `measure` or a tracked call) on this thread. Until the matching
-/// [`close_window`], the thread's allocator path reads the `WINDOWED` stand-in, whose unknown
-/// path sends every event to the general path, which counts it the quick way on the slot's
-/// own head and raises the slot's peak mark: the quick path does not, so that the mark costs
-/// nothing while no window is open.
-pub(crate) fn open_window() {
+/// Opens a window (a `measure` or a tracked call) on this thread, whose slot is `s`: starts
+/// the slot's peak mark at its live bytes now, and returns the mark it had, which
+/// [`close_window`] gives back (windows nest). Until then the thread's allocator path reads
+/// the `WINDOWED` stand-in, whose unknown path sends every event to the general path, which
+/// counts it the quick way on the slot's own head and raises the mark: the quick path does
+/// not, so that the mark costs nothing while no window is open.
+pub(crate) fn open_window(s: &Slot) -> u64 {
+    let saved = s.peak_net.load(Relaxed);
+    s.peak_net.store(s.net(), Relaxed);
     let _ = WINDOWS.try_with(|w| {
         let n = w.get();
         w.set(n.saturating_add(1));
@@ -312,40 +316,39 @@ pub(crate) fn open_window() {
             let _ = HEAD.try_with(|h| h.set(WINDOWED));
         }
     });
+    saved
 }
 
-/// This thread's slot, if a window is open on it: then its events come to the general path
-/// (see [`open_window`]), and first try the quick count on the slot's own head, which
-/// [`windowed_count`] follows with the mark.
+/// The general path's first try while a window is open on this thread (see [`open_window`]):
+/// `count`, a quick count, on the slot's own head, then the mark raised (and the grant renewed
+/// if need be). False if no window is open, or the quick count counted nothing (the path is
+/// not known yet): then the general path counts.
 #[inline(always)]
-fn windowed() -> Option<&'static Slot> {
-    let h = HEAD.try_with(Cell::get).unwrap_or(RELEASED);
-    if ptr::eq(h, WINDOWED) {
-        current()
-    } else {
-        None
+fn count_windowed(count: impl FnOnce(&Head) -> Quick) -> bool {
+    if !ptr::eq(HEAD.try_with(Cell::get).unwrap_or(RELEASED), WINDOWED) {
+        return false;
     }
-}
-
-/// After a quick count `q` on the windowed thread's slot `s`: raises the mark, and renews the
-/// grant if need be. False if the quick count counted nothing (the path is not known yet),
-/// and the general path must.
-#[inline(always)]
-fn windowed_count(s: &Slot, q: Quick) -> bool {
-    match q {
-        Quick::Counted => s.raise_mark(s.net()),
-        Quick::PastLimit => {
-            s.raise_mark(s.net());
-            peak::over_limit(s);
-        }
-        Quick::NotCounted => return false,
+    let Some(s) = current() else { return false };
+    let q = count(s);
+    if q == Quick::NotCounted {
+        return false;
+    }
+    s.raise_mark(s.net());
+    if q == Quick::PastLimit {
+        peak::over_limit(s);
     }
     true
 }
 
-/// Closes a window [`open_window`] opened; the last one gives the allocator path its slot's
-/// head back (or the stand-in `LOCAL` now holds, if the slot was handed back meanwhile).
-pub(crate) fn close_window() {
+/// Closes the window of slot `s` that [`open_window`] opened and that returned `saved`:
+/// returns the window's peak mark, and gives the enclosing window its own back. The last
+/// window gives the allocator path its slot's head back (or the stand-in `LOCAL` now holds,
+/// if the slot was handed back meanwhile).
+pub(crate) fn close_window(s: &Slot, saved: u64) -> u64 {
+    let high = s.peak_net.load(Relaxed);
+    if (saved as i64) > (high as i64) {
+        s.peak_net.store(saved, Relaxed);
+    }
     let _ = WINDOWS.try_with(|w| {
         let n = w.get().saturating_sub(1);
         w.set(n);
@@ -353,6 +356,7 @@ pub(crate) fn close_window() {
             let _ = HEAD.try_with(|h| h.set(local()));
         }
     });
+    high
 }
 
 /// `LOCAL`'s pointer, kept raw: it carries the whole slot's provenance, which a reference to
@@ -390,20 +394,19 @@ fn as_slot(h: *const Head) -> Option<&'static Slot> {
 
 #[cold]
 fn claim() -> Option<&'static Slot> {
-    LOCAL.try_with(|l| l.set(SETTING_UP)).ok()?;
-    set_local(SETTING_UP);
+    set_local(SETTING_UP)?;
     let slot = reuse_slot().or_else(new_slot);
     match slot {
         Some(s) => {
             sections::on_new_slot(s);
-            set_local((s as *const Slot).cast::<Head>());
+            let _ = set_local((s as *const Slot).cast::<Head>());
             // Registers the destructor that hands the slot back; if that allocates, the
             // allocation is counted in the slot we just set.
             let _ = OWNER.try_with(|_| ());
         }
         None => {
             // Out of memory for a slot: stay on the shared fallback counters.
-            set_local(RELEASED);
+            let _ = set_local(RELEASED);
         }
     }
     slot
@@ -477,10 +480,8 @@ fn new_slot() -> Option<&'static Slot> {
 /// Counts a successful allocation of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_alloc(size: usize) {
-    if let Some(s) = windowed() {
-        if windowed_count(s, quick_alloc(s, s.path.load(Relaxed), size)) {
-            return;
-        }
+    if count_windowed(|h| quick_alloc(h, h.path.load(Relaxed), size)) {
+        return;
     }
     let s = slot();
     let solo = sections::begin(s);
@@ -700,10 +701,8 @@ pub(crate) fn count_alloc(slot: Option<&Slot>, size: usize, solo: bool) {
 /// Counts a free of `size` bytes.
 #[inline(always)]
 pub(crate) fn on_dealloc(size: usize) {
-    if let Some(s) = windowed() {
-        if windowed_count(s, quick_dealloc(s, size)) {
-            return;
-        }
+    if count_windowed(|h| quick_dealloc(h, size)) {
+        return;
     }
     let s = slot();
     let solo = sections::begin(s);
@@ -732,10 +731,8 @@ pub(crate) fn count_dealloc(slot: Option<&Slot>, size: usize, solo: bool) {
 /// Counts a successful reallocation from `old` to `new` bytes.
 #[inline(always)]
 pub(crate) fn on_realloc(old: usize, new: usize) {
-    if let Some(s) = windowed() {
-        if windowed_count(s, quick_realloc(s, old, new)) {
-            return;
-        }
+    if count_windowed(|h| quick_realloc(h, old, new)) {
+        return;
     }
     let s = slot();
     let solo = sections::begin(s);
@@ -785,11 +782,6 @@ pub(crate) fn slots() -> impl Iterator<Item = &'static Slot> {
         p = s.next;
         Some(s)
     })
-}
-
-/// The peak mark `measure` and tracked calls use: this slot's highest net live bytes.
-pub(crate) fn peak_mark(s: &Slot) -> &AtomicU64 {
-    &s.peak_net
 }
 
 /// Whole-process totals: every slot plus the fallback counters.
@@ -858,9 +850,7 @@ impl ThreadMark {
     /// running thread-local destructors).
     pub(crate) fn start() -> Option<ThreadMark> {
         let slot = slot()?;
-        open_window();
-        let saved_peak = slot.peak_net.load(Relaxed);
-        slot.peak_net.store(slot.net(), Relaxed);
+        let saved_peak = open_window(slot);
         Some(ThreadMark {
             slot,
             start: slot.snapshot(),
@@ -882,14 +872,10 @@ impl ThreadMark {
 }
 
 impl Drop for ThreadMark {
-    /// Gives the enclosing window (an outer `measure` or tracked call) its mark back, so that
-    /// windows nest, and closes this one; also when the measured closure panics.
+    /// Closes the window, which gives the enclosing one (an outer `measure` or tracked call)
+    /// its mark back; also when the measured closure panics.
     fn drop(&mut self) {
-        let mark = &self.slot.peak_net;
-        if (self.saved_peak as i64) > (mark.load(Relaxed) as i64) {
-            mark.store(self.saved_peak, Relaxed);
-        }
-        close_window();
+        close_window(self.slot, self.saved_peak);
     }
 }
 
@@ -908,7 +894,7 @@ mod tests {
         std::thread::spawn(|| {
             let s = slot().expect("a slot");
             assert!(on_quick_path(s));
-            open_window();
+            let saved = open_window(s);
             assert!(ptr::eq(head(), WINDOWED));
             {
                 let mark = ThreadMark::start().expect("a slot");
@@ -916,7 +902,7 @@ mod tests {
                 let _ = mark.finish();
             }
             assert!(ptr::eq(head(), WINDOWED), "an outer window is still open");
-            close_window();
+            close_window(s, saved);
             assert!(on_quick_path(s));
             // A measured closure that panics closes its window when the mark is dropped.
             let mark = ThreadMark::start().expect("a slot");
