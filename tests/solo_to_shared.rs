@@ -27,7 +27,7 @@ fn child() {
             .max(base.peak_live_bytes)
             .max(base.live_bytes + (8 << 20))
     );
-    assert_eq!(alloc_probe::live_counter(), after.live_bytes);
+    assert_eq!(alloc_probe::testing::live_counter(), after.live_bytes);
 
     // Other threads start while the main thread keeps allocating.
     let stop = Arc::new(AtomicBool::new(false));
@@ -67,7 +67,7 @@ fn child() {
     busy.join().unwrap();
     let end = alloc_probe::stats();
     assert_eq!(
-        alloc_probe::live_counter(),
+        alloc_probe::testing::live_counter(),
         end.live_bytes,
         "an update of the live bytes behind the peak was lost: {end:?}"
     );

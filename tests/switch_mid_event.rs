@@ -22,7 +22,7 @@ const BIG: usize = 16 << 20;
 /// allocation: its share shrinks, so it has no reason to settle the books (which would find
 /// the lone writer's block and raise the peak to it).
 extern "C" fn switcher(block: *mut libc::c_void) -> *mut libc::c_void {
-    while !alloc_probe::lone_peak_paused() {
+    while !alloc_probe::testing::solo_peak_paused() {
         std::hint::spin_loop();
     }
     // SAFETY: `block` is the `Box<u64>` that `child` leaked for this thread to free.
@@ -46,7 +46,7 @@ fn child() {
         )
     };
     assert_eq!(rc, 0);
-    alloc_probe::pause_lone_peak(200_000_000);
+    alloc_probe::testing::pause_solo_peak(200_000_000);
     let big = black_box(vec![1u8; BIG]);
     drop(big);
     // SAFETY: the thread was created above and is joined once.
@@ -54,7 +54,10 @@ fn child() {
         unsafe { libc::pthread_join(thread, std::ptr::null_mut()) },
         0
     );
-    assert!(alloc_probe::lone_peak_paused(), "the pause never happened");
+    assert!(
+        alloc_probe::testing::solo_peak_paused(),
+        "the pause never happened"
+    );
     let after = alloc_probe::stats();
     assert!(
         after.peak_live_bytes >= before.live_bytes - 8 + BIG as u64,

@@ -55,52 +55,34 @@
 //! without them breaks the frame chain, the stack is taken again by the DWARF unwinder.
 #![deny(missing_docs)]
 
-mod blocks;
-mod classify;
-mod clock;
-mod config;
-mod functions;
-mod guard;
-mod hooks;
-#[cfg(feature = "jemalloc")]
-mod jemalloc;
-mod local;
-mod measure;
-mod pages;
-mod peak;
-mod probe;
+// The layers, bottom up; each imports only those above it in this list (see docs/design.md).
+mod alloc;
+mod api;
+#[cfg(feature = "cli")]
+pub mod cli;
+mod counters;
+mod process;
 mod report;
-mod sampled;
-mod scope;
-mod sections;
-mod side;
-mod sites;
-mod spin;
-mod stack;
-mod stats;
-mod symbolize;
-mod tally;
-mod trace;
-mod units;
-mod unwind;
+mod sys;
+mod thread;
+mod tracking;
 
-pub use config::{mode, Mode};
-pub use hooks::set_exit_report;
-#[cfg(feature = "jemalloc")]
-pub use jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
-pub use measure::{allocs_per_run, measure, report, stats};
-#[doc(hidden)]
-pub use measure::{check_allocs, live_counter, lone_peak_paused, pause_lone_peak};
-pub use probe::Probe;
+pub use api::measure::{allocs_per_run, measure, mode, report, stats};
+pub use api::probe::Probe;
+#[cfg(feature = "testing")]
+pub use api::testing;
+pub use counters::Stats;
+pub use process::set_exit_report;
 pub use report::{
-    flame::FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,
+    FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,
     TrackingCost, SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
-pub use stats::Stats;
+#[cfg(feature = "jemalloc")]
+pub use sys::jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
+pub use sys::settings::Mode;
 
 /// Instruments a function, an `impl` block or an inline module: see the crate docs.
 pub use alloc_macros::track_allocs;
 
 #[doc(hidden)]
-#[path = "private.rs"]
-pub mod __private;
+pub use api::private as __private;

@@ -3,54 +3,44 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::{
+use super::classify::{classify, verdict, Classes};
+use super::model::{
     FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost,
     SCHEMA, SCHEMA_VERSION,
 };
-use crate::classify::{classify, verdict, Classes};
-use crate::config::{self, Mode};
-use crate::sites::{self, UNIT_FULL, UNIT_SAMPLED};
-use crate::symbolize::{short_path, Frame, Symbols};
-use crate::{clock, guard, tally};
-
-/// The short name of a function for verdicts: its last path segment, with the closures
-/// inside it (`parse_line::{closure#0}`). Generic arguments are dropped first, so a `::`
-/// inside them does not split the name.
-pub(crate) fn short_fn(f: &str) -> String {
-    let plain = simplify_path(f);
-    let mut parts: Vec<&str> = plain.split("::").collect();
-    let mut keep = Vec::new();
-    while let Some(p) = parts.pop() {
-        keep.push(p);
-        if !p.starts_with('{') {
-            break;
-        }
-    }
-    keep.reverse();
-    keep.join("::")
-}
+use super::names::{short_fn, short_path};
+use super::symbols::{Frame, Symbols};
+use crate::counters::{self, peak, Stats};
+use crate::sys::settings::{self, Mode};
+use crate::sys::stack::FRAME_POINTERS;
+use crate::sys::{clock, guard};
+use crate::thread;
+use crate::tracking::functions::{self, SourceSite};
+use crate::tracking::header::HEADER;
+use crate::tracking::points::{self, UNIT_FULL, UNIT_SAMPLED};
+use crate::tracking::side;
 
 /// Builds the report; alloc-probe's own allocations meanwhile are not counted.
 pub(crate) fn build() -> Report {
     let _ignore = guard::Ignore::new();
-    let mode = config::mode();
-    let stats = tally::totals();
-    let epoch = crate::peak::peak_epoch();
+    let mode = settings::mode().unwrap_or(Mode::Full);
+    let stats = counters::totals();
+    let epoch = peak::epoch();
     let unit = if mode == Mode::Sampled {
         UNIT_SAMPLED
     } else {
         UNIT_FULL
     };
     let rate = clock::ns_per_tick();
-    let stack_limit = config::stack_limit();
+    let stack_limit = settings::stack_limit();
     let mut symbols = Symbols::default();
     let mut by_site: HashMap<(String, u32, String), Classes> = HashMap::new();
     let mut by_fn_site: HashMap<(u32, String, u32, String), Classes> = HashMap::new();
     let mut stacks = Vec::new();
 
-    for id in 1..=sites::count() {
-        let Some(p) = sites::get(id) else { continue };
-        if p.c.blocks.load(Relaxed) == 0 {
+    for id in 1..=points::count() {
+        let Some(p) = points::get(id) else { continue };
+        if p.c.blocks.get() == 0 {
             continue;
         }
         let (frames, site_at) = point_frames(&mut symbols, p);
@@ -94,12 +84,7 @@ pub(crate) fn build() -> Report {
     let mut sites: Vec<SiteReport> = by_site
         .into_iter()
         .map(|((file, line, function), c)| {
-            let v = verdict(
-                &c,
-                &short_fn(&function),
-                stack_limit,
-                crate::stack::FRAME_TEST,
-            );
+            let v = verdict(&c, &short_fn(&function), stack_limit, FRAME_POINTERS);
             SiteReport {
                 file,
                 line,
@@ -148,11 +133,11 @@ pub(crate) fn build() -> Report {
         binary,
         pid: std::process::id(),
         mode: mode.name().to_string(),
-        sample_rate: (mode == Mode::Sampled).then(config::sample_rate),
+        sample_rate: (mode == Mode::Sampled).then(settings::sample_rate),
         stack_limit,
-        frame_test: crate::stack::FRAME_TEST,
+        frame_test: FRAME_POINTERS,
         elapsed_ns: clock::ticks_to_ns(clock::ticks(), rate),
-        peak_ns: clock::ticks_to_ns(crate::peak::peak_ticks(), rate),
+        peak_ns: clock::ticks_to_ns(peak::ticks(), rate),
         stats,
         sites,
         functions,
@@ -160,18 +145,18 @@ pub(crate) fn build() -> Report {
     }
 }
 
-fn tracking_cost(mode: Mode, stats: &crate::Stats) -> TrackingCost {
+fn tracking_cost(mode: Mode, stats: &Stats) -> TrackingCost {
     if mode == Mode::Counts {
         return TrackingCost::default();
     }
     // Only `full` mode puts a header in front of blocks.
     let header_bytes = if mode == Mode::Full {
-        stats.live_blocks * crate::blocks::HEADER as u64
+        stats.live_blocks * HEADER as u64
     } else {
         0
     };
-    let (stacks, stack_bytes) = sites::footprint();
-    let side_bytes = crate::side::footprint() as u64;
+    let (stacks, stack_bytes) = points::footprint();
+    let side_bytes = side::footprint() as u64;
     let total = header_bytes + stack_bytes + side_bytes;
     TrackingCost {
         header_bytes,
@@ -195,7 +180,7 @@ fn site_of(frames: &[(usize, Frame)], at: usize) -> (usize, Frame) {
 
 /// Logical frames of a point with their physical index, alloc-probe's own frames dropped,
 /// and the index of the site among them.
-fn point_frames(symbols: &mut Symbols, p: &sites::Point) -> (Vec<(usize, Frame)>, usize) {
+fn point_frames(symbols: &mut Symbols, p: &points::Point) -> (Vec<(usize, Frame)>, usize) {
     let mut frames: Vec<(usize, Frame)> = Vec::new();
     for (i, &ip) in p.ips().iter().enumerate() {
         for f in symbols.frames(ip) {
@@ -223,7 +208,7 @@ pub(crate) fn sites_of_points(points: &[u32]) -> Vec<String> {
     let mut symbols = Symbols::default();
     let mut seen: Vec<(String, usize)> = Vec::new();
     for &id in points {
-        let Some(p) = sites::get(id) else { continue };
+        let Some(p) = points::get(id) else { continue };
         let (frames, at) = point_frames(&mut symbols, p);
         let (_, f) = site_of(&frames, at);
         let s = format!(
@@ -242,54 +227,6 @@ pub(crate) fn sites_of_points(points: &[u32]) -> Vec<String> {
         .collect()
 }
 
-/// A function path for matching: generic arguments dropped, `<T as Trait>::f` read as `T::f`.
-pub(crate) fn simplify_path(path: &str) -> String {
-    let mut out = String::new();
-    let mut rest = path;
-    while let Some(open) = rest.find('<') {
-        out.push_str(&rest[..open]);
-        // The matching `>`, minding nesting (`->` is not a bracket).
-        let bytes = rest.as_bytes();
-        let (mut depth, mut close) = (0usize, rest.len());
-        for (i, &c) in bytes.iter().enumerate().skip(open) {
-            match c {
-                b'<' => depth += 1,
-                b'>' if i > 0 && bytes[i - 1] == b'-' => {}
-                b'>' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        close = i;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let inner = &rest[open + 1..close.min(rest.len())];
-        // `<T as Trait>` names T; anything else in brackets is generic arguments.
-        if let Some(i) = top_level_as(inner) {
-            out.push_str(&simplify_path(&inner[..i]));
-        }
-        rest = rest.get(close + 1..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out.replace("::::", "::").trim_end_matches("::").to_string()
-}
-
-/// Where ` as ` stands outside any brackets in `s`.
-fn top_level_as(s: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, c) in s.char_indices() {
-        match c {
-            '<' => depth += 1,
-            '>' => depth = depth.saturating_sub(1),
-            ' ' if depth == 0 && s[i..].starts_with(" as ") => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
 fn functions_report(
     by_fn_site: HashMap<(u32, String, u32, String), Classes>,
     unit: u64,
@@ -299,15 +236,10 @@ fn functions_report(
     let mut out = Vec::new();
     let mut fn_sites: HashMap<u32, Vec<FunctionSite>> = HashMap::new();
     for ((idx, file, line, function), c) in by_fn_site {
-        let v = verdict(
-            &c,
-            &short_fn(&function),
-            stack_limit,
-            crate::stack::FRAME_TEST,
-        );
+        let v = verdict(&c, &short_fn(&function), stack_limit, FRAME_POINTERS);
         // The scan may list several expressions on the line (`v.push(x.to_string())`):
         // show the outermost, which contains the others, and every kind.
-        let on_line: Vec<&crate::scope::SourceSite> = crate::functions::info(idx)
+        let on_line: Vec<&SourceSite> = functions::info(idx)
             .map(|info| {
                 info.sites
                     .iter()
@@ -337,11 +269,11 @@ fn functions_report(
             column: source.map(|s| s.column),
         });
     }
-    for idx in 0..crate::functions::count() {
-        let Some(info) = crate::functions::info(idx) else {
+    for idx in 0..functions::count() {
+        let Some(info) = functions::info(idx) else {
             continue;
         };
-        let t = crate::functions::totals(idx, tally::slots().map(|s| &s.fns));
+        let t = functions::totals(idx, thread::slots().map(|s| s.fns()));
         if t.calls == 0 {
             continue;
         }
@@ -387,26 +319,4 @@ fn functions_report(
             .then_with(|| a.name.cmp(&b.name))
     });
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{short_fn, simplify_path};
-
-    #[test]
-    fn paths_simplify_for_matching() {
-        assert_eq!(simplify_path("a::b::Parser::parse"), "a::b::Parser::parse");
-        assert_eq!(simplify_path("a::Stack<T>::push"), "a::Stack::push");
-        assert_eq!(simplify_path("<a::Foo as a::Tr>::run"), "a::Foo::run");
-        assert_eq!(
-            simplify_path("<a::Foo<u8> as a::Tr<Vec<u8>>>::run::{{closure}}"),
-            "a::Foo::run::{{closure}}"
-        );
-        assert_eq!(short_fn("a::b::parse::{closure#0}"), "parse::{closure#0}");
-        assert_eq!(short_fn("a::b::parse"), "parse");
-        assert_eq!(
-            short_fn("a::run_test::<a::T, ()>::{closure#1}"),
-            "run_test::{closure#1}"
-        );
-    }
 }

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{FrameReport, Report};
+use super::model::{FrameReport, Report};
 
 /// Average lifetimes at or below this many microseconds count as short-lived, as in dhat-rs.
 const SHORT_LIVED_US: u64 = 500;
@@ -31,7 +31,7 @@ impl Report {
 }
 
 fn write(r: &Report, path: &Path) -> io::Result<()> {
-    let _ignore = crate::guard::Ignore::new();
+    let _ignore = crate::sys::guard::Ignore::new();
     let json = dhat(r);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
@@ -154,7 +154,7 @@ struct PpInfoJson {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::StackReport;
+    use crate::report::model::StackReport;
 
     #[test]
     fn stacks_that_print_alike_become_one_program_point() {

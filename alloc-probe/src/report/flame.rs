@@ -16,7 +16,7 @@ use std::path::Path;
 use inferno::flamegraph::color::{BasicPalette, Palette};
 use inferno::flamegraph::{self, Options};
 
-use super::{Report, StackReport};
+use super::model::{Report, StackReport};
 
 /// What the widths of a flame graph measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +69,7 @@ impl Report {
 }
 
 fn write(r: &Report, path: &Path, cost: FlameCost) -> io::Result<()> {
-    let _ignore = crate::guard::Ignore::new();
+    let _ignore = crate::sys::guard::Ignore::new();
     let lines = collapsed(r, cost);
     let total: u64 = r
         .stacks
@@ -154,7 +154,7 @@ fn xml(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::FrameReport;
+    use crate::report::model::FrameReport;
 
     #[test]
     fn collapses_root_first_and_merges_equal_stacks() {

@@ -4,10 +4,22 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{Report, SCHEMA, SCHEMA_VERSION};
+use super::model::{Report, SCHEMA, SCHEMA_VERSION};
 
-pub(super) fn write(r: &Report, path: &Path) -> std::io::Result<()> {
-    let _ignore = crate::guard::Ignore::new();
+impl Report {
+    /// Writes the JSON report (schema [`SCHEMA`], version [`SCHEMA_VERSION`]).
+    pub fn write_json(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        write(self, path.as_ref())
+    }
+
+    /// Reads a JSON report, with a one-line error naming the problem.
+    pub fn read_json(path: impl AsRef<Path>) -> Result<Report, String> {
+        read(path.as_ref())
+    }
+}
+
+fn write(r: &Report, path: &Path) -> std::io::Result<()> {
+    let _ignore = crate::sys::guard::Ignore::new();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -17,7 +29,7 @@ pub(super) fn write(r: &Report, path: &Path) -> std::io::Result<()> {
     f.flush()
 }
 
-pub(super) fn read(path: &Path) -> Result<Report, String> {
+fn read(path: &Path) -> Result<Report, String> {
     let name = path.display();
     let text = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     if text.iter().all(u8::is_ascii_whitespace) {

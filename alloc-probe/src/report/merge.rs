@@ -10,13 +10,13 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use super::{
+use super::classify::{verdict, Classes};
+use super::model::{
     FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost, SCHEMA,
     SCHEMA_VERSION,
 };
-use crate::classify::{verdict, Classes};
-use crate::report::build::short_fn;
-use crate::stats::Stats;
+use super::names::short_fn;
+use crate::counters::Stats;
 
 impl Report {
     /// One report from several processes' reports (e.g. one per test binary).
@@ -61,7 +61,7 @@ pub(crate) fn empty() -> Report {
 }
 
 pub(super) fn merge(reports: &[Report]) -> Report {
-    let _ignore = crate::guard::Ignore::new();
+    let _ignore = crate::sys::guard::Ignore::new();
     let Some(peak) = reports
         .iter()
         .enumerate()

@@ -31,7 +31,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use prost::Message;
 
-use super::{FrameReport, Report, StackReport};
+use super::model::{FrameReport, Report, StackReport};
 
 /// `(type, unit)` of each sample value, in order.
 const SAMPLE_TYPES: [(&str, &str); 6] = [
@@ -55,7 +55,7 @@ impl Report {
 }
 
 fn write(r: &Report, path: &Path) -> io::Result<()> {
-    let _ignore = crate::guard::Ignore::new();
+    let _ignore = crate::sys::guard::Ignore::new();
     let bytes = profile(r, SystemTime::now()).encode_to_vec();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -2,8 +2,10 @@
 
 use std::fmt::{self, Write};
 
-use super::{Report, SiteReport};
-use crate::units::Bytes;
+use super::model::{Report, SiteReport};
+use super::names::short_fn;
+use super::units::{thousands, Bytes, Percent};
+use crate::counters::Stats;
 
 /// How much the table shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -14,27 +16,8 @@ pub(crate) enum Detail {
     Full,
 }
 
-fn pct(part: u64, whole: u64) -> String {
-    match (part * 100 + whole / 2).checked_div(whole) {
-        Some(p) => format!("{p}%"),
-        None => "-".into(),
-    }
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn place(s: &SiteReport) -> String {
-    let func = crate::report::build::short_fn(&s.function);
+    let func = short_fn(&s.function);
     let file = if s.file.is_empty() { "?" } else { &s.file };
     let mut p = format!("{file}:{} {func}", s.line);
     if p.len() > 52 {
@@ -61,8 +44,8 @@ fn site_rows(f: &mut impl Write, sites: &[&SiteReport]) -> fmt::Result {
             "  {:>9} {:>10} {:>9} {:>9} {:>9}  {:<52}",
             thousands(s.allocs),
             Bytes(s.bytes).to_string(),
-            pct(s.non_escaping, s.allocs),
-            pct(s.stack_avoidable, s.allocs),
+            Percent(s.non_escaping, s.allocs),
+            Percent(s.stack_avoidable, s.allocs),
             thousands(s.temporary),
             place(s)
         )?;
@@ -70,6 +53,7 @@ fn site_rows(f: &mut impl Write, sites: &[&SiteReport]) -> fmt::Result {
     Ok(())
 }
 
+/// Writes the table of `r`.
 pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Result {
     let st = &r.stats;
     writeln!(
@@ -138,11 +122,11 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         f,
         "  classes: non-escaping {} ({}), stack-avoidable {} ({}), escaped {} ({}), temporary {}, leaked {} ({})",
         thousands(sum(|s| s.non_escaping)),
-        pct(sum(|s| s.non_escaping), blocks),
+        Percent(sum(|s| s.non_escaping), blocks),
         thousands(sum(|s| s.stack_avoidable)),
-        pct(sum(|s| s.stack_avoidable), blocks),
+        Percent(sum(|s| s.stack_avoidable), blocks),
         thousands(sum(|s| s.escaped)),
-        pct(sum(|s| s.escaped), blocks),
+        Percent(sum(|s| s.escaped), blocks),
         thousands(sum(|s| s.temporary)),
         thousands(sum(|s| s.leaked)),
         Bytes(sum(|s| s.leaked_bytes)),
@@ -170,8 +154,8 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
                 func.allocs_per_call,
                 func.bytes_per_call,
                 thousands(func.allocs),
-                pct(func.non_escaping, func.allocs),
-                pct(func.stack_avoidable, func.allocs),
+                Percent(func.non_escaping, func.allocs),
+                Percent(func.stack_avoidable, func.allocs),
                 func.name
             )?;
         }
@@ -217,4 +201,30 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         }
     }
     Ok(())
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write(self, f, Detail::Summary)
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} allocs, {} reallocs, {} frees; {} allocated; live {} in {} blocks; peak {}",
+            self.allocs,
+            self.reallocs,
+            self.deallocs,
+            Bytes(self.bytes_allocated),
+            Bytes(self.live_bytes),
+            self.live_blocks,
+            Bytes(self.peak_live_bytes),
+        )?;
+        if self.failed > 0 {
+            write!(f, "; {} refused", self.failed)?;
+        }
+        Ok(())
+    }
 }

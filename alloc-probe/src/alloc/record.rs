@@ -1,0 +1,220 @@
+//! What the `full` and `sampled` modes record about a block at its program point: its birth,
+//! its moves (reallocations) and its free, with the classes a free decides. Each block of
+//! weight `w` counts `w` at its point (see `tracking::points`).
+//!
+//! Inlined into the allocator path, so that the record comes back in registers.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::counters::{self, Access, Dealloc, Realloc, Section};
+use crate::sys::{clock, settings};
+use crate::thread::{self, Slot};
+use crate::tracking::header::Header;
+use crate::tracking::{capture, functions, points, side};
+
+/// Records the birth of a block of `size` bytes and weight `w` at `user`, in a section of
+/// access `a`; `start` is the allocator entry's frame, where the stack walk starts. Returns
+/// its record, which names no point when the block cannot be recorded (no slot, no stack
+/// bounds, no room).
+#[inline(always)]
+pub(crate) fn born(
+    start: usize,
+    slot: Option<&Slot>,
+    user: *mut u8,
+    size: usize,
+    w: u64,
+    a: Access,
+) -> Header {
+    let Some(slot) = slot else {
+        return Header::default(); // thread set-up or teardown: counted, not recorded
+    };
+    // SAFETY: the allocator path owns this thread's state and does not re-enter.
+    let tracker = unsafe { slot.tracker() };
+    tracker.last_alloc = user as usize;
+    if tracker.hi == 0 && !tracker.read_bounds() {
+        return Header::default();
+    }
+    let depth = tracker.hi.wrapping_sub(start) as u32;
+    let mut guessed = None;
+    let matched = capture::capture(
+        start,
+        tracker.lo,
+        tracker.hi,
+        &mut tracker.bottom,
+        &mut tracker.cap,
+        |ip0| {
+            let (g, point) = tracker.guesses.guess(ip0, depth);
+            guessed = point;
+            g
+        },
+    );
+    let (id, p) = match guessed {
+        Some(found) if matched => found,
+        _ => {
+            let Some((id, p)) = tracker.recent.point(&tracker.cap) else {
+                return Header::default();
+            };
+            tracker.guesses.learn(tracker.cap.ips[0], depth, id, p);
+            (id, p)
+        }
+    };
+    let n = size as u64;
+    p.note_change();
+    let c = &p.c;
+    let born = c.blocks.add(w, a);
+    c.bytes.add(n * w, a);
+    let freed = c.freed.get();
+    c.max_blocks.raise(born.saturating_sub(freed), a);
+    c.max_bytes.raise(c.curr_bytes.add(n * w, a), a);
+    c.max_size.raise(n, a);
+    c.min_size.lower(n, a);
+    let invocation = tracker.calls.current();
+    if invocation != 0 {
+        c.in_call.add(w, a);
+        let f = tracker.calls.current_index() + 1;
+        if c.function.load(Relaxed) != f {
+            c.function.store(f, Relaxed);
+        }
+        tracker.calls.note_point(id);
+    }
+    Header::new(id, tracker.serial, invocation, tracker.now(w))
+}
+
+/// Undoes [`born`]'s counts for a block that could not be recorded after all.
+#[cold]
+pub(crate) fn forget(h: Header, w: u64, size: usize, a: Access) {
+    if let Some(p) = points::get(h.point) {
+        let n = size as u64;
+        p.c.blocks.sub(w, a);
+        p.c.bytes.sub(n * w, a);
+        p.c.curr_bytes.sub(n * w, a);
+        if h.invocation != 0 {
+            p.c.in_call.sub(w, a);
+        }
+    }
+}
+
+/// Records the free of a recorded block of `size` bytes, weight `w` and record `h` at
+/// `user`, and its classes; `start` is the allocator entry's frame, where the frame test's
+/// walk starts.
+#[inline(always)]
+pub(crate) fn freed(
+    start: usize,
+    slot: Option<&Slot>,
+    user: *mut u8,
+    size: usize,
+    h: Header,
+    w: u64,
+    a: Access,
+) {
+    let Some(p) = points::get(h.point) else {
+        return;
+    };
+    let n = size as u64;
+    p.note_change();
+    let c = &p.c;
+    c.freed.add(w, a);
+    c.curr_bytes.sub(n * w, a);
+    let Some(slot) = slot else {
+        c.lifetime_ticks
+            .add(h.age(clock::ticks()).saturating_mul(w), a);
+        c.freed_elsewhere.add(w, a); // teardown: no way to test the frames
+        return;
+    };
+    // SAFETY: the allocator path owns this thread's state and does not re-enter.
+    let tracker = unsafe { slot.tracker() };
+    c.lifetime_ticks
+        .add(h.age(tracker.now(w)).saturating_mul(w), a);
+    if tracker.last_alloc == user as usize {
+        c.temporary.add(w, a);
+    }
+    tracker.last_alloc = 0;
+    if tracker.serial != h.thread {
+        c.freed_elsewhere.add(w, a);
+        return;
+    }
+    let small = !h.grown() && n <= settings::stack_limit();
+    if h.invocation != 0 {
+        if let Some(call) = tracker.calls.find(h.invocation) {
+            c.freed_in_call.add(w, a);
+            if small {
+                c.small_freed_in_call.add(w, a);
+            }
+            let (counts, access) = functions::counts_of(Some(slot.fns()), call.index);
+            counts.add_class(w, small, access);
+        }
+        return;
+    }
+    let k = capture::first_live(start, p.frames(), &p.ips, tracker.lo, tracker.hi);
+    p.live_from[k].add(w, a);
+    if small {
+        p.small_live_from[k].add(w, a);
+    }
+}
+
+/// Records the reallocation `e` of a recorded block with record `h` and weight `w`, from
+/// `user` to `moved`.
+#[inline(always)]
+pub(crate) fn moved(
+    slot: Option<&Slot>,
+    user: *mut u8,
+    moved: *mut u8,
+    e: Realloc,
+    h: &mut Header,
+    w: u64,
+    a: Access,
+) {
+    let Some(p) = points::get(h.point) else {
+        return;
+    };
+    let (o, n) = (e.old as u64, e.new as u64);
+    p.note_change();
+    let c = &p.c;
+    c.reallocs.add(w, a);
+    c.bytes.add(n * w, a);
+    let now = c.curr_bytes.add((n * w).wrapping_sub(o * w), a);
+    c.max_bytes.raise(now, a);
+    c.max_size.raise(n, a);
+    c.min_size.lower(n, a);
+    if n > o && !h.grown() {
+        h.set_grown();
+        c.grown.add(w, a);
+    }
+    if let Some(slot) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        let tracker = unsafe { slot.tracker() };
+        if tracker.last_alloc == user as usize {
+            c.temporary.add(w, a);
+        }
+        tracker.last_alloc = moved as usize;
+    }
+}
+
+/// An event on no recorded block: a recorded block freed next is no longer a temporary.
+#[inline(always)]
+pub(crate) fn forget_last(slot: Option<&Slot>) {
+    if let Some(s) = slot {
+        // SAFETY: the allocator path owns this thread's state and does not re-enter.
+        unsafe { s.tracker() }.last_alloc = 0;
+    }
+}
+
+/// Puts back the side-table entry `v` of a block at `user` whose realloc failed: the block
+/// stays where it was, with its counts as before. Should the table have no room now, the
+/// block's site forgets it, and with `settle` (where only blocks with an entry are counted)
+/// so do the totals.
+#[cold]
+pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
+    if !side::insert(user as usize, v) {
+        let slot = thread::slot();
+        let t = slot.map(Slot::tally);
+        let section = Section::open(t);
+        let (h, w) = Header::from_entry(v);
+        if h.recorded() {
+            forget(h, w, size, section.access());
+        }
+        if settle {
+            counters::count(t, Dealloc(size), &section);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! What programs call and install: [`Probe`](probe::Probe), the measurement functions, the
+//! runtime of `#[track_allocs]`, and (feature `testing`) the hooks of alloc-probe's own tests.
+
+pub(crate) mod measure;
+pub mod private;
+pub(crate) mod probe;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub(crate) mod track;

@@ -1,0 +1,20 @@
+//! Hooks for alloc-probe's own tests of the counters' protocols (feature `testing`): they
+//! reach into moments a few instructions wide, and no program needs them.
+
+/// The next time a thread's share passes its limit outside an update section (for the solo
+/// writer, the peak), it pauses for `ns` nanoseconds before it raises the peak or renews its
+/// grant.
+pub fn pause_solo_peak(ns: u64) {
+    crate::counters::solo::testing::pause_next(ns);
+}
+
+/// Whether a pause asked by [`pause_solo_peak`] has begun.
+pub fn solo_peak_paused() -> bool {
+    crate::counters::solo::testing::paused()
+}
+
+/// The live bytes behind the exact peak: every thread's share summed. At a quiet moment it
+/// equals `stats().live_bytes`, which is summed from the per-thread event counters instead.
+pub fn live_counter() -> u64 {
+    crate::counters::peak::live()
+}

@@ -1,0 +1,35 @@
+//! Fork safety: every lock the allocator path takes is taken around `fork`, so that a child
+//! never inherits a table half-updated by another thread, or a lock held by a thread it lacks.
+
+use crate::counters::{peak, solo};
+use crate::sys::hooks;
+use crate::thread;
+use crate::tracking::{points, side};
+
+pub(super) fn install() {
+    hooks::at_fork(before_fork, after_fork_parent, after_fork_child);
+}
+
+// The switch's lock first: its holder may wait for the solo writer, which may wait for the
+// program points' lock.
+extern "C" fn before_fork() {
+    solo::lock_for_fork();
+    points::lock();
+    side::lock_for_fork();
+    peak::lock_for_fork();
+}
+
+extern "C" fn after_fork_parent() {
+    after_fork(false);
+}
+
+extern "C" fn after_fork_child() {
+    after_fork(true);
+}
+
+fn after_fork(child: bool) {
+    peak::unlock_after_fork(child && solo::shared());
+    side::unlock_after_fork();
+    points::unlock();
+    solo::unlock_after_fork(child, thread::current().map(|s| s.tally()));
+}

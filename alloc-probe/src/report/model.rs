@@ -1,0 +1,293 @@
+//! The report's data, as the JSON report writes it: every field's meaning is here (the
+//! schema, `docs/formats.md`).
+
+use serde::{Deserialize, Serialize};
+
+use super::names;
+use crate::counters::Stats;
+
+/// The JSON schema's name and version, written into every report.
+pub const SCHEMA: &str = "alloc-probe-report";
+/// The version of the JSON schema this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything the probe knows at one moment. See [`report`](crate::report).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// [`SCHEMA_VERSION`] of the writer.
+    pub version: u32,
+    /// The program's name (its executable's file name).
+    pub binary: String,
+    /// Its process id.
+    pub pid: u32,
+    /// `full`, `sampled` or `counts`.
+    pub mode: String,
+    /// In `sampled` mode, the mean bytes between samples; per-site figures are then estimates.
+    pub sample_rate: Option<u64>,
+    /// The largest block that counts as stack-avoidable.
+    pub stack_limit: u64,
+    /// Whether the frame test classed the blocks allocated outside `#[track_allocs]` calls:
+    /// false for a program built without frame pointers, where whether such a block was
+    /// freed before its function returned is unknown. Those blocks then count as escaped,
+    /// and their sites' verdicts say it is unknown.
+    #[serde(default = "frame_test_default")]
+    pub frame_test: bool,
+    /// Nanoseconds since the probe started.
+    pub elapsed_ns: u64,
+    /// When the process reached its peak of live bytes, in nanoseconds since the start.
+    #[serde(default)]
+    pub peak_ns: u64,
+    /// Exact whole-process counters.
+    pub stats: Stats,
+    /// Memory the probe itself uses to track blocks.
+    pub tracking: TrackingCost,
+    /// One entry per call site, most blocks first.
+    pub sites: Vec<SiteReport>,
+    /// One entry per `#[track_allocs]` function that was called, most allocations first.
+    #[serde(default)]
+    pub functions: Vec<FunctionReport>,
+    /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
+    pub stacks: Vec<StackReport>,
+}
+
+/// Reports written before `frame_test` existed had the frame test.
+fn frame_test_default() -> bool {
+    true
+}
+
+/// Memory alloc-probe uses for tracking, beside the program's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrackingCost {
+    /// Block headers: 16 bytes per live block in `full` mode (none in the other modes).
+    pub header_bytes: u64,
+    /// Interned stacks with their counters (one per unique allocation stack).
+    pub stack_bytes: u64,
+    /// Unique stacks.
+    pub stacks: u64,
+    /// The side table of over-aligned and sampled blocks.
+    pub side_bytes: u64,
+    /// All of it divided by the live blocks.
+    pub bytes_per_live_block: f64,
+}
+
+/// What happened to the blocks allocated at one line of code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SiteReport {
+    /// Source file of the site, relative to the working directory when inside it.
+    pub file: String,
+    /// Line of the allocating expression.
+    pub line: u32,
+    /// The function the line is in (full path, no hash).
+    pub function: String,
+    /// Blocks born here.
+    pub allocs: u64,
+    /// Bytes allocated here, each realloc's new size included.
+    pub bytes: u64,
+    /// Reallocations of blocks born here.
+    pub reallocs: u64,
+    /// Freed on the same thread before the allocating function returned.
+    pub non_escaping: u64,
+    /// Non-escaping, never grown, and within the stack limit.
+    pub stack_avoidable: u64,
+    /// Outlived the allocating function (or not freed yet).
+    pub escaped: u64,
+    /// Freed as the very next allocator event of the thread (heaptrack's temporaries).
+    pub temporary: u64,
+    /// Still live at the report.
+    pub leaked: u64,
+    /// Bytes of the leaked blocks.
+    pub leaked_bytes: u64,
+    /// Blocks a realloc made larger.
+    pub grown: u64,
+    /// Blocks freed on a thread other than their allocating one.
+    pub freed_elsewhere: u64,
+    /// Smallest and largest block size.
+    pub min_size: u64,
+    /// Largest block size.
+    pub max_size: u64,
+    /// Sum of the lifetimes of freed blocks, in nanoseconds.
+    pub total_lifetime_ns: u64,
+    /// Most bytes and blocks live at once.
+    pub max_bytes: u64,
+    /// Most blocks live at once.
+    pub max_blocks: u64,
+    /// Bytes and blocks live when the process was at its peak (DHAT's t-gmax).
+    pub gmax_bytes: u64,
+    /// Blocks live at the process's peak.
+    pub gmax_blocks: u64,
+    /// The verdict's kind: `stack-avoidable`, `reusable-buffer`, `non-escaping`, `leaked`,
+    /// `escapes`, `unknown` (built without frame pointers: see [`Report::frame_test`]) or
+    /// `mixed`.
+    pub verdict_kind: String,
+    /// The one-line verdict with its reason.
+    pub verdict: String,
+}
+
+/// What one `#[track_allocs]` function allocated.
+///
+/// An allocation belongs to the innermost tracked call running on its thread: `allocs`,
+/// `bytes` and `reallocs` are this function's own (exclusive); the `inclusive_*` figures add
+/// its callees'. `allocs_per_call` and `bytes_per_call` are inclusive, like Go's `allocs/op`
+/// and `B/op`, and like the budgets. Counts are exact in every mode; the classes need the
+/// `full` mode (estimates in `sampled`, zero in `counts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionReport {
+    /// The report name (`name = "..."`, or the function's identifier).
+    pub name: String,
+    /// The function's full path, e.g. `mycrate::parse::Parser::parse_line`.
+    pub path: String,
+    /// Where it is defined.
+    pub file: String,
+    /// Line of its signature.
+    pub line: u32,
+    /// Completed or running calls.
+    pub calls: u64,
+    /// Blocks allocated while it was the innermost tracked call.
+    pub allocs: u64,
+    /// Bytes allocated so, reallocs' new sizes included.
+    pub bytes: u64,
+    /// Reallocations so.
+    pub reallocs: u64,
+    /// Of its blocks, freed on the same thread before the call that allocated them returned.
+    pub non_escaping: u64,
+    /// Non-escaping, never grown, within the stack limit.
+    pub stack_avoidable: u64,
+    /// The rest of its blocks.
+    pub escaped: u64,
+    /// Blocks allocated during its calls, callees included.
+    pub inclusive_allocs: u64,
+    /// Reallocations during its calls, callees included.
+    pub inclusive_reallocs: u64,
+    /// Bytes allocated during its calls, callees included.
+    pub inclusive_bytes: u64,
+    /// Allocation events (allocs + reallocs) per call, callees included.
+    pub allocs_per_call: f64,
+    /// Bytes per call, callees included.
+    pub bytes_per_call: f64,
+    /// The most bytes its thread held live at once within one call, above the call's start.
+    pub max_live_bytes: u64,
+    /// Wall time per call, in nanoseconds (async calls: time spent in polls), the mean over
+    /// a regular sample of one call in 64 (reading the clock costs more than the rest of a
+    /// tracked call).
+    pub ns_per_call: f64,
+    /// Its per-call budgets.
+    pub max_allocs: Option<u64>,
+    /// Its per-call byte budget.
+    pub max_bytes: Option<u64>,
+    /// The lines in it that allocated, most blocks first.
+    pub sites: Vec<FunctionSite>,
+}
+
+/// One allocating line inside a tracked function, joined with the expression the macro found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSite {
+    /// Source file.
+    pub file: String,
+    /// Line.
+    pub line: u32,
+    /// The function the line is in (a closure inside the tracked function shows as such).
+    pub function: String,
+    /// Blocks born here.
+    pub allocs: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Reallocs.
+    pub reallocs: u64,
+    /// Non-escaping blocks.
+    pub non_escaping: u64,
+    /// Stack-avoidable blocks.
+    pub stack_avoidable: u64,
+    /// Escaped blocks.
+    pub escaped: u64,
+    /// Temporaries.
+    pub temporary: u64,
+    /// Verdict kind, as in [`SiteReport`].
+    pub verdict_kind: String,
+    /// Verdict with its reason.
+    pub verdict: String,
+    /// The allocating expression's source text, when the macro's scan found one on this line.
+    pub expr: Option<String>,
+    /// Its kind (`Box::new`, `format!`, `clone`, ...).
+    pub kind: Option<String>,
+    /// Its column.
+    pub column: Option<u32>,
+}
+
+/// One logical frame of a stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FrameReport {
+    /// Function, full path without hash.
+    pub function: String,
+    /// Source file ("" if unknown).
+    pub file: String,
+    /// Line (0 if unknown).
+    pub line: u32,
+    /// Whether this call was inlined into the next frame (its caller): both ran in one
+    /// machine frame. pprof shows such runs as the lines of one location.
+    #[serde(default)]
+    pub inlined: bool,
+}
+
+/// A unique stack and its figures, for profiles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StackReport {
+    /// Logical frames, leaf first, alloc-probe's own frames removed.
+    pub frames: Vec<FrameReport>,
+    /// Index in `frames` of the site frame.
+    pub site: usize,
+    /// Blocks born on this stack.
+    pub allocs: u64,
+    /// Bytes allocated on this stack.
+    pub bytes: u64,
+    /// Blocks still live, and their bytes.
+    pub live: u64,
+    /// Bytes of the live blocks.
+    pub live_bytes: u64,
+    /// Stack-avoidable blocks.
+    pub stack_avoidable: u64,
+    /// Escaped blocks.
+    pub escaped: u64,
+    /// Sum of lifetimes, in nanoseconds.
+    pub total_lifetime_ns: u64,
+    /// Most bytes and blocks live at once.
+    pub max_bytes: u64,
+    /// Most blocks live at once.
+    pub max_blocks: u64,
+    /// Bytes and blocks at the process's peak.
+    pub gmax_bytes: u64,
+    /// Blocks at the process's peak.
+    pub gmax_blocks: u64,
+}
+
+impl Report {
+    /// The call sites, most blocks first.
+    pub fn sites(&self) -> &[SiteReport] {
+        &self.sites
+    }
+
+    /// The site at `file:line`, where `file` may be any suffix of the recorded path
+    /// (`file!()` works).
+    pub fn site(&self, file: &str, line: u32) -> Option<&SiteReport> {
+        self.sites
+            .iter()
+            .find(|s| s.line == line && (s.file.ends_with(file) || file.ends_with(&s.file)))
+    }
+
+    /// The tracked function with this name: its report name, its identifier, or any
+    /// `::`-separated suffix of its full path (`"parse_line"`, `"Parser::parse_line"`,
+    /// `"mycrate::parse::Parser::parse_line"`).
+    pub fn function(&self, name: &str) -> Option<&FunctionReport> {
+        self.functions.iter().find(|f| f.name == name).or_else(|| {
+            let want = format!("::{name}");
+            self.functions.iter().find(|f| {
+                let simple = names::simplify_path(&f.path);
+                simple == name
+                    || simple.ends_with(&want)
+                    || f.path == name
+                    || f.path.ends_with(&want)
+            })
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! Names as reports show them: functions shortened for verdicts and tables, paths simplified
+//! for matching, files relative to the working directory. The library's table and the CLI
+//! print names the same way through these.
+
+/// The short name of a function for verdicts: its last path segment, with the closures
+/// inside it (`parse_line::{closure#0}`). Generic arguments are dropped first, so a `::`
+/// inside them does not split the name.
+pub(crate) fn short_fn(f: &str) -> String {
+    let plain = simplify_path(f);
+    let mut parts: Vec<&str> = plain.split("::").collect();
+    let mut keep = Vec::new();
+    while let Some(p) = parts.pop() {
+        keep.push(p);
+        if !p.starts_with('{') {
+            break;
+        }
+    }
+    keep.reverse();
+    keep.join("::")
+}
+
+/// A function path for matching: generic arguments dropped, `<T as Trait>::f` read as `T::f`.
+pub(crate) fn simplify_path(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        // The matching `>`, minding nesting (`->` is not a bracket).
+        let bytes = rest.as_bytes();
+        let (mut depth, mut close) = (0usize, rest.len());
+        for (i, &c) in bytes.iter().enumerate().skip(open) {
+            match c {
+                b'<' => depth += 1,
+                b'>' if i > 0 && bytes[i - 1] == b'-' => {}
+                b'>' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let inner = &rest[open + 1..close.min(rest.len())];
+        // `<T as Trait>` names T; anything else in brackets is generic arguments.
+        if let Some(i) = top_level_as(inner) {
+            out.push_str(&simplify_path(&inner[..i]));
+        }
+        rest = rest.get(close + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out.replace("::::", "::").trim_end_matches("::").to_string()
+}
+
+/// Where ` as ` stands outside any brackets in `s`.
+fn top_level_as(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            ' ' if depth == 0 && s[i..].starts_with(" as ") => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Shortens a path for display: relative to the current directory when inside it, and with
+/// the toolchain's source prefix dropped.
+pub(crate) fn short_path(file: &str) -> String {
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Ok(rel) = std::path::Path::new(file).strip_prefix(&cwd) {
+            return rel.display().to_string();
+        }
+    }
+    if let Some(i) = file.find("/library/") {
+        if file.starts_with("/rustc/") {
+            return file[i + 1..].to_string();
+        }
+    }
+    file.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{short_fn, simplify_path};
+
+    #[test]
+    fn paths_simplify_for_matching() {
+        assert_eq!(simplify_path("a::b::Parser::parse"), "a::b::Parser::parse");
+        assert_eq!(simplify_path("a::Stack<T>::push"), "a::Stack::push");
+        assert_eq!(simplify_path("<a::Foo as a::Tr>::run"), "a::Foo::run");
+        assert_eq!(
+            simplify_path("<a::Foo<u8> as a::Tr<Vec<u8>>>::run::{{closure}}"),
+            "a::Foo::run::{{closure}}"
+        );
+        assert_eq!(short_fn("a::b::parse::{closure#0}"), "parse::{closure#0}");
+        assert_eq!(short_fn("a::b::parse"), "parse");
+        assert_eq!(
+            short_fn("a::run_test::<a::T, ()>::{closure#1}"),
+            "run_test::{closure#1}"
+        );
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_fn("a::b::parse_line"), "parse_line");
+        assert_eq!(short_fn("a::parse::{closure#0}"), "parse::{closure#0}");
+        assert_eq!(short_fn("main"), "main");
+        assert_eq!(
+            short_fn("std::sys::backtrace::__rust_begin_short_backtrace::<test::run_test::{closure#1}, ()>"),
+            "__rust_begin_short_backtrace"
+        );
+        assert_eq!(
+            short_fn("<a::Foo<u8> as a::Tr>::run::{{closure}}"),
+            "run::{{closure}}"
+        );
+        assert_eq!(short_fn("a::Stack<T>::push"), "push");
+        assert_eq!(short_fn(""), "");
+    }
+}

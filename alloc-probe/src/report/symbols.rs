@@ -1,0 +1,91 @@
+//! Turns captured return addresses into functions, files and lines, once per unique address,
+//! only when a report is made. Inlined calls come back as separate frames, so a `Box::new`
+//! inlined into a release build still reports the user's line (given line tables:
+//! `debug = "line-tables-only"` or more).
+
+use std::collections::HashMap;
+
+/// One logical frame: a function, and where in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Frame {
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+}
+
+impl Frame {
+    /// Whether the frame belongs to the standard library (`std`, `core`, `alloc` and their
+    /// vendored dependencies) or to alloc-probe: the frames a site skips.
+    pub(crate) fn is_internal(&self) -> bool {
+        self.is_probe() || self.is_std() || self.is_foreign()
+    }
+
+    /// A frame of C code without line tables (`main`, `__libc_start_call_main`, `_start`):
+    /// the program's entry, not a place it allocates from.
+    pub(crate) fn is_foreign(&self) -> bool {
+        self.file.is_empty() && !self.function.contains("::")
+    }
+
+    pub(crate) fn is_probe(&self) -> bool {
+        let f = self.function.trim_start_matches('<');
+        f.starts_with("alloc_probe::")
+            || f.starts_with("__rustc::")
+            || f.starts_with("__rust_")
+            || f.starts_with("__rdl_")
+            || f.starts_with("__rg_")
+            || self.file.contains("alloc-probe/src/")
+    }
+
+    pub(crate) fn is_std(&self) -> bool {
+        if self.file.starts_with("/rustc/") || self.file.starts_with("/rust/deps/") {
+            return true;
+        }
+        let f = self.function.trim_start_matches('<');
+        self.file.is_empty()
+            && ["std::", "core::", "alloc::", "hashbrown::", "__"]
+                .iter()
+                .any(|p| f.starts_with(p))
+    }
+}
+
+/// A cache of resolved addresses.
+#[derive(Default)]
+pub(crate) struct Symbols {
+    cache: HashMap<usize, Vec<Frame>>,
+}
+
+impl Symbols {
+    /// The logical frames at return address `ip`, innermost (most inlined) first.
+    pub(crate) fn frames(&mut self, ip: usize) -> &[Frame] {
+        self.cache.entry(ip).or_insert_with(|| resolve(ip))
+    }
+}
+
+fn resolve(ip: usize) -> Vec<Frame> {
+    let mut out = Vec::new();
+    // A return address points after the call; the call itself is one byte earlier.
+    let addr = ip.saturating_sub(1) as *mut std::ffi::c_void;
+    backtrace::resolve(addr, |sym| {
+        let function = sym
+            .name()
+            .map(|n| format!("{n:#}"))
+            .unwrap_or_else(|| format!("{ip:#x}"));
+        let file = sym
+            .filename()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        out.push(Frame {
+            function,
+            file,
+            line: sym.lineno().unwrap_or(0),
+        });
+    });
+    if out.is_empty() {
+        out.push(Frame {
+            function: format!("{ip:#x}"),
+            file: String::new(),
+            line: 0,
+        });
+    }
+    out
+}

@@ -1,0 +1,328 @@
+//! Stack capture, by walking frame pointers, and the frame test.
+//!
+//! Each frame's saved frame pointer sits at `[fp]` and its return address at `[fp + 8]`. The
+//! walk reads only inside this thread's stack bounds, with each step strictly towards the
+//! stack's base, so a function built without frame pointers ends the walk early instead of
+//! faulting. A walk that ends short of the outermost frame this thread's walks have reached
+//! is done again by the DWARF unwinder. Symbols are resolved later, only for unique stacks,
+//! when a report is made.
+
+use crate::sys::stack::{stack_pointer, FRAME_POINTERS};
+use crate::sys::unwind;
+
+/// The deepest stack kept (frames closest to the allocation).
+pub(crate) const MAX_FRAMES: usize = 48;
+
+/// A captured stack.
+///
+/// `ips[0..=len]` are return addresses, leaf first; `ips[i]` lies in function `H_i`.
+/// `frames[i]` (for `i < len`) is the frame address of `H_i`, as an offset below the thread's
+/// stack top, and the return address saved in that frame is `ips[i + 1]`: `H_i` is still
+/// running iff the word at `frames[i] + 8` still holds `ips[i + 1]`.
+pub(crate) struct Captured {
+    pub len: usize,
+    pub ips: [usize; MAX_FRAMES + 1],
+    pub frames: [u32; MAX_FRAMES],
+    /// Whether the walk reached the outermost frame (rather than a depth limit or a function
+    /// without frame pointers).
+    pub complete: bool,
+    /// A hash of `len`, `ips` and `frames` (see [`hash`]); not filled in by a walk that
+    /// matched its guess.
+    pub hash: u64,
+}
+
+impl Captured {
+    pub(crate) const fn new() -> Captured {
+        Captured {
+            len: 0,
+            ips: [0; MAX_FRAMES + 1],
+            frames: [0; MAX_FRAMES],
+            complete: false,
+            hash: 0,
+        }
+    }
+}
+
+/// Whether `fp` can be read as a frame record inside `[lo, hi)`.
+#[inline(always)]
+fn valid(fp: usize, lo: usize, hi: usize) -> bool {
+    fp >= lo && fp.is_multiple_of(std::mem::align_of::<usize>()) && fp.saturating_add(16) <= hi
+}
+
+/// A stack a walk expects to find: the last one captured from the same place (see
+/// [`capture`]). Only the first `len` frames and `len + 1` return addresses count.
+#[derive(Clone, Copy)]
+pub(crate) struct Guess<'a> {
+    pub len: usize,
+    pub ips: &'a [usize; MAX_FRAMES + 1],
+    pub frames: &'a [u32; MAX_FRAMES],
+}
+
+impl Guess<'static> {
+    /// A guess no walk matches.
+    pub(crate) fn none() -> Guess<'static> {
+        static IPS: [usize; MAX_FRAMES + 1] = [0; MAX_FRAMES + 1];
+        static FRAMES: [u32; MAX_FRAMES] = [0; MAX_FRAMES];
+        Guess {
+            len: usize::MAX,
+            ips: &IPS,
+            frames: &FRAMES,
+        }
+    }
+}
+
+/// Captures the stack from the frame record at `start` outwards: `ips[0]` is the return
+/// address saved there. The allocator path passes its entry function's frame, so the walk does
+/// not step through alloc-probe's own frames (reports drop them by symbol anyway).
+/// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
+/// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
+///
+/// `guess` is told `ips[0]` and names the stack the walk will likely find. The walk compares
+/// each frame with it as it goes, which costs no time it would wait for anyway (each step
+/// waits for the load of the next frame's address), and returns true if the whole stack is
+/// the guess, frame for frame. Otherwise it returns false and fills in `out.hash`, which a
+/// matched walk leaves as it was.
+///
+/// The outermost frame is not always marked: the main thread's `main` is called by C code
+/// that leaves the frame-pointer register as it pleases, so its walks end in a word that is
+/// no frame record, yet always at the same frame. Hence "short of `bottom`" rather than
+/// "not complete". (A thread whose first walk already stops short learns its bottom late.)
+///
+/// Inlined into the allocator path, as is `first_live`.
+#[inline(always)]
+pub(crate) fn capture<'g>(
+    start: usize,
+    lo: usize,
+    hi: usize,
+    bottom: &mut usize,
+    out: &mut Captured,
+    guess: impl FnOnce(usize) -> Guess<'g>,
+) -> bool {
+    let mut fp = start;
+    let mut n = 0;
+    out.complete = false;
+    out.len = 0;
+    // Without frame pointers in this build the register may hold any stack address, and a
+    // walk from it would read locals as return addresses (see `build.rs`).
+    if !FRAME_POINTERS {
+        return unwound(start, hi, out);
+    }
+    // A frame record the walk may start from lies above the stack pointer. Anything else came
+    // from a register that holds no frame pointer (a build without them): the unwinder then
+    // captures the stack, the slow way. (`first_live` goes without this test, which it would
+    // pay on every free: its walk stays within the thread's stack bounds all the same.)
+    if !valid(fp, lo, hi) || fp < stack_pointer() {
+        return unwound(start, hi, out);
+    }
+    // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
+    // word-aligned, with 16 bytes left.
+    let ip0 = unsafe { *((fp + 8) as *const usize) };
+    out.ips[0] = ip0;
+    let g = guess(ip0);
+    // Any difference from the guess, OR-ed together.
+    let mut diff = ip0 ^ g.ips[0];
+    // A record at `next` is readable when `fp < next <= top` and `next` is word-aligned: above
+    // the last one (so at least `lo`), and 16 bytes below the stack's end.
+    let top = hi - 16;
+    // Each step: `ips[n]` lies in the caller of the frame at `fp`, whose frame is at `next`.
+    while n < MAX_FRAMES {
+        // SAFETY: as above; `fp` is re-validated before each step.
+        let next = unsafe { *(fp as *const usize) };
+        if next == 0 {
+            out.complete = true; // the outermost frame has no caller record
+            break;
+        }
+        if next <= fp || next > top || next % 8 != 0 {
+            break;
+        }
+        // SAFETY: `next` was just checked to be a valid frame record address.
+        let next_ra = unsafe { *((next + 8) as *const usize) };
+        let rel = (hi - next) as u32;
+        out.frames[n] = rel;
+        out.ips[n + 1] = next_ra;
+        diff |= (next_ra ^ g.ips[n + 1]) | (rel ^ g.frames[n]) as usize;
+        n += 1;
+        fp = next;
+        if next_ra == 0 {
+            out.complete = true;
+            break;
+        }
+    }
+    out.len = n;
+    // `fp` is now the outermost frame reached.
+    if fp >= *bottom || n == MAX_FRAMES {
+        *bottom = (*bottom).max(fp);
+    } else if !out.complete && unwound_from(Some(start), hi, out) {
+        return false; // (without an unwinder, the walk's stack stands)
+    }
+    if diff == 0 && n == g.len {
+        return true;
+    }
+    out.hash = hash(out);
+    false
+}
+
+/// [`capture`] by the unwinder alone; an empty stack where there is none. Without frame
+/// pointers in this build, `start` may be any caller's frame record, e.g. the standard
+/// library's `main` wrapper's: the unwinder is not told it.
+#[cold]
+#[inline(never)]
+fn unwound(start: usize, hi: usize, out: &mut Captured) -> bool {
+    if !unwound_from(FRAME_POINTERS.then_some(start), hi, out) {
+        out.ips[0] = 0;
+        out.hash = hash(out);
+    }
+    false
+}
+
+/// One frame's step of a stack's hash: cheap, with no multiply in the loop-carried chain.
+#[inline(always)]
+fn hash_step(h: u64, ip: usize, rel: u32) -> u64 {
+    h.rotate_left(9) ^ ip as u64 ^ (u64::from(rel) << 24)
+}
+
+/// The last step of a stack's hash: a full avalanche (murmur3's fmix64), so that every bit
+/// reaches the low bits the index uses: a difference in the high bits of the running hash
+/// (an early frame's return address, rotated there by the later steps) must reach them too.
+#[inline(always)]
+fn finish(h: u64, len: usize) -> u64 {
+    let mut h = h ^ len as u64;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The hash of a captured stack, by which `points` finds its program point.
+pub(crate) fn hash(c: &Captured) -> u64 {
+    let mut h = c.ips[0] as u64;
+    for n in 0..c.len {
+        h = hash_step(h, c.ips[n + 1], c.frames[n]);
+    }
+    finish(h, c.len)
+}
+
+/// The first index `i` such that frame `i` of a captured stack (`frames[i]`, saved return
+/// address `ips[i + 1]`) is still live on this thread's stack, or `frames.len()` if none is.
+/// Frames are nested, so every frame after it is live too.
+///
+/// A frame is live when the current frame-pointer chain passes through its address and the
+/// return address saved there is the same: stale words left in the stack by returned calls
+/// are never mistaken for frames, because only addresses on the current chain are read.
+#[inline(always)]
+pub(crate) fn first_live(
+    start: usize,
+    frames: &[u32],
+    ips: &[usize],
+    lo: usize,
+    hi: usize,
+) -> usize {
+    // Without frame pointers there is no chain to follow (see `build.rs`): no frame is known
+    // to be live.
+    if !FRAME_POINTERS {
+        return frames.len();
+    }
+    // Any frame on the current chain will do: the allocator entry's, not this function's.
+    let mut cur = start;
+    // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.
+    for (i, &rel) in frames.iter().enumerate() {
+        let want = hi.wrapping_sub(rel as usize);
+        while valid(cur, lo, hi) && cur < want {
+            // SAFETY: `cur` is a frame record on this thread's current chain.
+            let next = unsafe { *(cur as *const usize) };
+            if next <= cur {
+                return frames.len(); // end of the chain, or a function without a frame record
+            }
+            cur = next;
+        }
+        if !valid(cur, lo, hi) {
+            return frames.len();
+        }
+        // SAFETY: as above.
+        if cur == want && unsafe { *((cur + 8) as *const usize) } == ips[i + 1] {
+            return i;
+        }
+    }
+    frames.len()
+}
+
+/// Which frames at the top of the unwound stack, alloc-probe's own, [`unwound_from`] leaves
+/// out.
+#[derive(Clone, Copy)]
+enum Skip {
+    /// Those below the frame record at this address, the allocator entry's that the frame
+    /// walk starts from, so that `ips[0]` is, as in a frame walk, the return address saved
+    /// in it.
+    Below(usize),
+    /// This many: the unwinder's `walk`, `unwound_from` and its caller, alloc-probe's own
+    /// (reports drop any more of ours by symbol). For a start that is not a frame record on
+    /// the unwound chain (a function built without frame pointers holds something else in the
+    /// frame-pointer register), which would otherwise leave out the whole stack, or the
+    /// caller's part of it; and where the caller gives no start (a build without frame
+    /// pointers).
+    Count(usize),
+}
+
+/// Captures the calling stack with the DWARF unwinder into `out`, in the frame walk's format
+/// (see [`Captured`]), hash included. `start` is the frame record the frame walk started
+/// from, if the caller can vouch that it is one of this stack's (`None` in a build without
+/// frame pointers, where it may be any caller's: skipping below it could drop the program's
+/// own frames). Returns false where there is no unwinder.
+#[inline(never)]
+fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
+    out.len = 0;
+    out.complete = false;
+    // Two passes (this is the rare, slow path): the first finds out whether `start` is a
+    // frame record on the chain.
+    let mut skip = Skip::Count(3);
+    if let Some(start) = start {
+        let mut found = false;
+        let known = unwind::walk(|_, cfa| {
+            let record = cfa.saturating_sub(16);
+            found = record == start;
+            record < start
+        });
+        if known.is_none() {
+            return false;
+        }
+        if found {
+            skip = Skip::Below(start);
+        }
+    }
+    let (mut seen, mut kept) = (0usize, 0usize);
+    let walked = unwind::walk(|ip, cfa| {
+        seen += 1;
+        let ours = match skip {
+            Skip::Below(start) => cfa.saturating_sub(16) < start,
+            Skip::Count(n) => seen <= n,
+        };
+        if ours {
+            return true;
+        }
+        let n = kept;
+        if ip == 0 || n > MAX_FRAMES {
+            return false;
+        }
+        out.ips[n] = ip;
+        if n > 0 {
+            // The unwinder's context for the frame running `ip` carries the canonical frame
+            // address (CFA) of the frame below it, the one `ip` returns from: the function
+            // running `ips[n - 1]`. The frame walk's convention is that `frames[n - 1]` is
+            // where that function's frame record sits, which is 16 bytes below its CFA, as an
+            // offset below the stack top; the record holds the return address `ips[n]`. A
+            // function without a frame record has nothing there on the frame-pointer chain,
+            // so `first_live` never takes it for a live frame.
+            out.frames[n - 1] = hi.saturating_sub(cfa.saturating_sub(16)) as u32;
+        }
+        kept += 1;
+        true
+    });
+    let Some(complete) = walked else {
+        return false;
+    };
+    out.len = kept.saturating_sub(1);
+    out.complete = complete;
+    out.hash = if kept == 0 { 0 } else { hash(out) };
+    true
+}
