@@ -1,5 +1,5 @@
 //! The oracle workload under dhat-rs (`tests/oracles.rs`): prints dhat-rs's totals for the
-//! workload's window as `total_blocks total_bytes max_bytes curr_blocks curr_bytes`.
+//! workload's figures as `total_blocks total_bytes max_bytes curr_blocks curr_bytes`.
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;

@@ -1,4 +1,4 @@
-//! The oracle workload under alloc-probe (`tests/oracles.rs`): prints the workload's window as
+//! The oracle workload under alloc-probe (`tests/oracles.rs`): prints the workload's figures as
 //! `allocs reallocs deallocs bytes_allocated bytes_deallocated peak temporaries`.
 
 #[global_allocator]

@@ -3,7 +3,7 @@
 //! valgrind's DHAT (totals), heaptrack (temporaries) and dhat-rs (totals and peak).
 //!
 //! valgrind and heaptrack see the whole process through malloc, start-up included, so their
-//! figures are a window: a run doing the work minus a run that does not.
+//! figures are a difference: a run doing the work minus a run that does not.
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -175,7 +175,7 @@ fn sampled_blocks_sit_apart_and_hold_what_was_asked() {
         assert!(v.iter().all(|&b| b == 0), "zeroed, {size} bytes");
         let mut v = black_box(vec![7u8; size]);
         assert_eq!(v.as_ptr() as usize % 16, 8);
-        v.resize(size * 3, 9); // a realloc: the block moves or grows, marked still
+        v.resize(size * 3, 9); // a realloc: the block moves or grows, tagged still
         assert_eq!(v.as_ptr() as usize % 16, 8);
         assert!(v[..size].iter().all(|&b| b == 7) && v[size..].iter().all(|&b| b == 9));
         v.truncate(size / 2);

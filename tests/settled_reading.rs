@@ -27,7 +27,7 @@ fn reader() -> alloc_probe::Stats {
     let held = black_box(vec![1u8; HELD]);
     HOLDING.store(true, SeqCst);
     let start = std::time::Instant::now();
-    while !alloc_probe::testing::solo_peak_paused() {
+    while !alloc_probe::testing::over_limit_paused() {
         assert!(
             start.elapsed().as_secs() < 20,
             "the main thread never paused"
@@ -45,15 +45,15 @@ fn child() {
     while !HOLDING.load(SeqCst) {
         std::hint::spin_loop();
     }
-    // One event first, which puts this thread on the locked path (its first event after the
+    // One event first, which makes this thread count shared (its first event after the
     // switch takes the general path, where the hook is not), then the one that pauses.
     drop(black_box(Box::new(0u64)));
-    alloc_probe::testing::pause_solo_peak(300_000_000);
+    alloc_probe::testing::pause_over_limit(300_000_000);
     let big = black_box(vec![1u8; BIG]);
     let read = thread.join().unwrap();
     drop(big);
     assert!(
-        alloc_probe::testing::solo_peak_paused(),
+        alloc_probe::testing::over_limit_paused(),
         "the pause never happened"
     );
     assert!(

@@ -1,5 +1,5 @@
-//! The switch from one writer to many (see `alloc-probe/src/sections.rs`): while the main thread
-//! allocates as the lone writer, other threads start allocating; no update of the live bytes
+//! The switch from one writer to many (see `alloc-probe/src/counters/solo.rs`): while the main
+//! thread allocates as the solo writer, other threads start allocating; no update of the live bytes
 //! behind the peak may be lost, and the peak stays exact. A plain `main` (no test harness, whose
 //! threads would make the process shared from the start), run 30 times as a child process in
 //! each mode (`counts` and `sampled`'s unsampled blocks count without an update section,
@@ -16,7 +16,7 @@ mod rerun;
 static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
 
 fn child() {
-    // The lone writer: exact peak with plain updates.
+    // The solo writer: exact peak with plain updates.
     let base = alloc_probe::stats();
     let big = black_box(vec![1u8; 8 << 20]);
     drop(big);

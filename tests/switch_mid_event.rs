@@ -1,9 +1,9 @@
-//! The switch to shared updates landing in the middle of a lone writer's event: the event has
+//! The switch to shared updates landing in the middle of a solo writer's event: the event has
 //! stored its share, outside an update section (`counts` mode, and `sampled` mode's unsampled
-//! blocks), and not yet raised the peak. A test hook pauses the lone writer right there, and a
+//! blocks), and not yet raised the peak. A test hook pauses the solo writer right there, and a
 //! thread with no allocation of its own before that moment (a raw `pthread`, which the Rust
 //! runtime does not set up) makes the switch during the pause. The new peak must not be lost:
-//! the lone writer frees the block at once, so nothing else would raise the peak to it.
+//! the solo writer frees the block at once, so nothing else would raise the peak to it.
 //! A plain `main` (no test harness, whose threads would make the process shared from the
 //! start), run as a child process in each mode.
 
@@ -17,12 +17,12 @@ static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
 
 const BIG: usize = 16 << 20;
 
-/// The raw thread: waits until the lone writer is paused, then frees a block the lone writer
-/// allocated, which makes the process shared while the lone writer sleeps. A free, not an
+/// The raw thread: waits until the solo writer is paused, then frees a block the solo writer
+/// allocated, which makes the process shared while the solo writer sleeps. A free, not an
 /// allocation: its share shrinks, so it has no reason to settle the books (which would find
-/// the lone writer's block and raise the peak to it).
+/// the solo writer's block and raise the peak to it).
 extern "C" fn switcher(block: *mut libc::c_void) -> *mut libc::c_void {
-    while !alloc_probe::testing::solo_peak_paused() {
+    while !alloc_probe::testing::over_limit_paused() {
         std::hint::spin_loop();
     }
     // SAFETY: `block` is the `Box<u64>` that `child` leaked for this thread to free.
@@ -46,7 +46,7 @@ fn child() {
         )
     };
     assert_eq!(rc, 0);
-    alloc_probe::testing::pause_solo_peak(200_000_000);
+    alloc_probe::testing::pause_over_limit(200_000_000);
     let big = black_box(vec![1u8; BIG]);
     drop(big);
     // SAFETY: the thread was created above and is joined once.
@@ -55,7 +55,7 @@ fn child() {
         0
     );
     assert!(
-        alloc_probe::testing::solo_peak_paused(),
+        alloc_probe::testing::over_limit_paused(),
         "the pause never happened"
     );
     let after = alloc_probe::stats();

@@ -31,7 +31,7 @@ fn trace_lines_appear_and_change_nothing() {
     let (quiet, quiet_err) = run_oracle(None);
     assert!(!quiet_err.contains("alloc-probe trace"));
     let (traced, err) = run_oracle(Some("1ms"));
-    // The same window, counted exactly, with or without the trace thread running.
+    // The same span, counted exactly, with or without the trace thread running.
     assert_eq!(traced, quiet, "the trace must not change the figures");
     let lines: Vec<&str> = err
         .lines()

@@ -33,7 +33,7 @@
 //!
 //! In the `full` mode (the default) every block is attributed to its call site and classified:
 //! non-escaping (freed before the function that allocated it returned), stack-avoidable
-//! (non-escaping, never grown, small), escaped, temporary, leaked. [`report`] returns a
+//! (non-escaping, never grown, small), escaped, temporary, leaked. [`report()`] returns a
 //! [`Report`] with per-site figures and a verdict with its reason; it prints as a table and
 //! writes JSON, pprof, DHAT JSON and flame graphs. The same report is printed and written at
 //! exit (`ALLOC_PROBE_REPORT`, `ALLOC_PROBE_DIR`).

@@ -40,7 +40,7 @@ fn live_boxes_and_peak() {
     assert_eq!(s2.bytes_deallocated, 2400);
     assert_eq!(
         s2.live_bytes, 0,
-        "a window that only frees saturates at zero"
+        "a measure that only frees saturates at zero"
     );
     assert_eq!(s2.peak_live_bytes, 0);
 }

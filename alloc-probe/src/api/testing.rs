@@ -4,12 +4,12 @@
 /// The next time a thread's share passes its limit outside an update section (for the solo
 /// writer, the peak), it pauses for `ns` nanoseconds before it raises the peak or renews its
 /// grant.
-pub fn pause_solo_peak(ns: u64) {
+pub fn pause_over_limit(ns: u64) {
     crate::counters::solo::testing::pause_next(ns);
 }
 
-/// Whether a pause asked by [`pause_solo_peak`] has begun.
-pub fn solo_peak_paused() -> bool {
+/// Whether a pause asked by [`pause_over_limit`] has begun.
+pub fn over_limit_paused() -> bool {
     crate::counters::solo::testing::paused()
 }
 

@@ -212,7 +212,7 @@ pub(crate) fn unlock_after_fork(child: bool, mine: Option<&Tally>) {
 
 /// A pause in [`over_limit`], for the tests of the switch (feature `testing`): so that a test
 /// can make the process shared while the solo writer has stored its share and not yet raised
-/// the peak, a window otherwise a few instructions wide.
+/// the peak, a moment otherwise a few instructions long.
 #[cfg(feature = "testing")]
 pub(crate) mod testing {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};

@@ -42,7 +42,7 @@ impl Stats {
 /// The difference of two snapshots: `later - earlier`.
 ///
 /// Cumulative counters subtract; `live_*` are recomputed from them (and saturate at zero when
-/// the window freed more than it allocated); `peak_live_bytes` is the later snapshot's, since a
+/// the span freed more than it allocated); `peak_live_bytes` is the later snapshot's, since a
 /// peak is not additive.
 impl Sub for Stats {
     type Output = Stats;

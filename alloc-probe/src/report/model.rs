@@ -11,7 +11,7 @@ pub const SCHEMA: &str = "alloc-probe-report";
 /// The version of the JSON schema this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Everything the probe knows at one moment. See [`report`](crate::report).
+/// Everything the probe knows at one moment. See [`report()`](crate::report()).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Always [`SCHEMA`].

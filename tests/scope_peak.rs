@@ -1,14 +1,15 @@
-//! The peak of a window (`measure`'s `peak_live_bytes`, a tracked call's `max_live_bytes`) is
-//! exact in every mode, on the lone writer's path and after the switch to locked updates.
+//! The high-water of a scope (`measure`'s `peak_live_bytes`, a tracked call's
+//! `max_live_bytes`) is exact in every mode, for the solo writer and after the switch to
+//! shared updates.
 //!
-//! The allocator's quick path keeps no peak mark: a thread with a window open counts its
-//! events on the general path, which does (see `tally::open_window`). The workload's peak is
+//! The allocator's quick path keeps no high-water: a thread with a scope open counts its
+//! events on the general path, which does (see `thread::Scope`). The workload's peak is
 //! known by construction: 1,000 bytes, then 3,000 more, the first freed, then 100 bytes
 //! reallocated to 5,000 (a reallocation frees the old size and allocates the new one, so the
 //! peak is 3,000 + 5,000 = 8,000 bytes), then everything freed.
 //!
 //! A plain `main`, run as a child once per mode: the first half of the checks runs before any
-//! other thread allocates, on the lone writer's path.
+//! other thread allocates, as the solo writer.
 
 use std::hint::black_box;
 
@@ -38,7 +39,7 @@ fn tracked() {
     workload();
 }
 
-/// Keeps `n` bytes live for the rest of the run, so that the windows start above zero.
+/// Keeps `n` bytes live for the rest of the run, so that the scopes start above zero.
 fn keep(n: usize) {
     std::mem::forget(black_box(vec![0u8; n]));
 }
@@ -49,7 +50,7 @@ fn measure_that_panics(held: usize) {
         alloc_probe::measure(|| {
             let held = black_box(vec![0u8; held]);
             if black_box(true) {
-                panic!("leaves the window");
+                panic!("leaves the scope");
             }
             drop(held);
         })
@@ -59,10 +60,10 @@ fn measure_that_panics(held: usize) {
 
 fn checks(path: &str) {
     let ((), s) = alloc_probe::measure(workload);
-    assert_eq!(s.peak_live_bytes, PEAK, "{path}: one window");
+    assert_eq!(s.peak_live_bytes, PEAK, "{path}: one scope");
     assert_eq!(s.live_bytes, 0, "{path}");
 
-    // Nested: the inner window sees its own peak, the outer one the larger of both.
+    // Nested: the inner scope sees its own peak, the outer one the larger of both.
     keep(64);
     let (inner, outer) = alloc_probe::measure(|| {
         let big = black_box(vec![0u8; 20_000]);
@@ -70,15 +71,15 @@ fn checks(path: &str) {
         let ((), inner) = alloc_probe::measure(workload);
         inner
     });
-    assert_eq!(inner.peak_live_bytes, PEAK, "{path}: inner window");
-    assert_eq!(outer.peak_live_bytes, 20_000, "{path}: outer window");
+    assert_eq!(inner.peak_live_bytes, PEAK, "{path}: inner scope");
+    assert_eq!(outer.peak_live_bytes, 20_000, "{path}: outer scope");
 
-    // A window the closure leaves by panicking is closed all the same.
+    // A scope the closure leaves by panicking is closed all the same.
     measure_that_panics(50_000);
     let ((), s) = alloc_probe::measure(workload);
     assert_eq!(s.peak_live_bytes, PEAK, "{path}: after a panic");
 
-    // An inner window left by a panic gives the outer one its mark back.
+    // An inner scope left by a panic gives the outer one its high-water back.
     let ((), outer) = alloc_probe::measure(|| {
         let big = black_box(vec![0u8; 20_000]);
         drop(big);
@@ -86,7 +87,7 @@ fn checks(path: &str) {
     });
     assert_eq!(outer.peak_live_bytes, 20_000, "{path}: outer of a panic");
 
-    // A tracked call is a window too, and one inside `measure` leaves its peak intact.
+    // A tracked call is a scope too, and one inside `measure` leaves its peak intact.
     for _ in 0..3 {
         tracked();
     }
@@ -101,16 +102,16 @@ fn checks(path: &str) {
 fn child() {
     // The panic above is expected; keep stderr for real failures.
     std::panic::set_hook(Box::new(|info| {
-        if !info.to_string().contains("leaves the window") {
+        if !info.to_string().contains("leaves the scope") {
             eprintln!("{info}");
         }
     }));
-    checks("lone writer");
-    // Another thread allocates: the process switches to locked updates.
+    checks("solo writer");
+    // Another thread allocates: the process switches to shared updates.
     std::thread::spawn(|| black_box(vec![0u8; 10]))
         .join()
         .unwrap();
-    checks("locked");
+    checks("shared");
     let r = alloc_probe::report();
     let f = r.function("tracked").expect("tracked");
     assert_eq!(f.calls, 8);
@@ -119,7 +120,7 @@ fn child() {
 
 fn main() {
     rerun::main(
-        "window_peak",
+        "scope_peak",
         &["counts", "sampled", "full"],
         1,
         &[("ALLOC_PROBE_SAMPLE_RATE", "4096")],

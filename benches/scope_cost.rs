@@ -1,8 +1,8 @@
-//! What an allocation costs inside a window (`measure`, or a `#[track_allocs]` call) in
-//! `counts` mode: `cargo bench --bench window_cost`.
+//! What an allocation costs inside a scope (`measure`, or a `#[track_allocs]` call) in
+//! `counts` mode: `cargo bench --bench scope_cost`.
 //!
-//! The quick path keeps no high mark of the thread's live bytes; while a window is open, the
-//! thread's events go out of line, where the mark is kept (see `tally::open_window`). This
+//! The quick path keeps no high-water of the thread's live bytes; while a scope is open, the
+//! thread's events go out of line, where the high-water is kept (see `thread::Scope`). This
 //! prints nanoseconds per `Box` allocation and free, outside and inside `measure`, as the
 //! median of several batches, alternated.
 
@@ -45,8 +45,8 @@ fn main() {
     let (o, i) = (median(outside), median(inside));
     println!("| Box allocation and free, counts mode | ns per pair |");
     println!("|---|---|");
-    println!("| outside any window | {o:.1} |");
+    println!("| outside any scope | {o:.1} |");
     println!("| inside `measure` | {i:.1} |");
-    println!("| added by the window | {:.1} |", i - o);
+    println!("| added by the scope | {:.1} |", i - o);
     alloc_probe::set_exit_report(false);
 }
