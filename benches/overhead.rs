@@ -20,10 +20,13 @@
 //! * `ALLOC_PROBE_BENCH_WORK`: workload rounds per thread (default: the workload's `ROUNDS`);
 //! * `ALLOC_PROBE_BENCH_ONLY`: comma-separated row keys to run, e.g. `probe-counts,dhat`
 //!   (`system` always runs);
-//! * `ALLOC_PROBE_BENCH_OTHER`: the path of a `bench-probe` binary from another build (say,
-//!   the last commit's, copied aside): its counts, sampled and full rows (keys `other-counts`,
-//!   `other-sampled`, `other-full`) run interleaved with this build's, for an A/B comparison
-//!   in one run on the same machine state;
+//! * `ALLOC_PROBE_BENCH_OTHER`: another build, for an A/B comparison in one run on the same
+//!   machine state: its counts, sampled and full rows (keys `other-counts`, `other-sampled`,
+//!   `other-full`) run interleaved with this build's. Either the path of a `bench-probe`
+//!   binary (say, the last commit's, copied aside), which runs as given in every layout; or
+//!   the directory of another checkout of this repository (`git worktree add ../old REV`),
+//!   whose `bench-probe` the bench builds with this one's flags, in each layout, under
+//!   `target/bench-other/`, so that both builds are compared layout for layout;
 //! * `ALLOC_PROBE_BENCH_LAYOUTS`: how many code layouts to measure (default 1, the binaries as
 //!   cargo built them). Where each function lands in the binary moves a whole process's time
 //!   by a few percent: on this machine System's own time ranged over 4% across four link
@@ -32,9 +35,9 @@
 //!   its functions in another order (lld's `--shuffle-sections`, seeds 1 to `N`, built under
 //!   `target/bench-layouts/`), every configuration runs `ALLOC_PROBE_BENCH_RUNS` times in
 //!   each layout, and the table gives the median over all of them, followed by each row's
-//!   ratio in each layout. An `other` binary runs as given in every layout. The layouts'
-//!   flags are added to `.cargo/config.toml`'s, so `RUSTFLAGS` must not be set (it would
-//!   replace both), and the build must be for the host (no `--target`).
+//!   ratio in each layout. The layouts' flags are added to `.cargo/config.toml`'s, so
+//!   `RUSTFLAGS` must not be set (it would replace both), and the build must be for the host
+//!   (no `--target`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -224,14 +227,16 @@ fn disturbed(s: &Sample, cores: usize) -> bool {
         .is_some_and(|t| t as f64 > 3.0 + s.wall_s * 100.0 * cores as f64 * 0.05)
 }
 
-/// The rows of another build's `bench-probe` (`ALLOC_PROBE_BENCH_OTHER`), if given.
+/// The rows of another build's `bench-probe` (`ALLOC_PROBE_BENCH_OTHER`), if given. For a
+/// checkout, `bin` is the checkout: [`binary`] finds each layout's build of it.
 fn other_rows() -> &'static [Row] {
     let Ok(path) = std::env::var("ALLOC_PROBE_BENCH_OTHER") else {
         return &[];
     };
+    let p = std::path::Path::new(&path);
     assert!(
-        std::path::Path::new(&path).is_file(),
-        "ALLOC_PROBE_BENCH_OTHER={path} is not a file"
+        p.is_file() || p.join("Cargo.toml").is_file(),
+        "ALLOC_PROBE_BENCH_OTHER={path} is neither a binary nor a checkout"
     );
     let bin: &'static str = Box::leak(path.into_boxed_str());
     let row = |key, name, mode| Row {
@@ -267,12 +272,38 @@ fn median(v: &mut [u64]) -> f64 {
     }
 }
 
-/// The directories holding each code layout's `bench-*` binaries, building them first; one
-/// `None` for the binaries as built.
-fn layouts() -> Vec<Option<std::path::PathBuf>> {
+/// One code layout: where this build's `bench-*` binaries are (`None`: as cargo built
+/// them), and the other build's `bench-probe` when `ALLOC_PROBE_BENCH_OTHER` is a checkout.
+struct Layout {
+    dir: Option<std::path::PathBuf>,
+    other: Option<std::path::PathBuf>,
+}
+
+/// Each code layout, building its binaries first.
+fn layouts() -> Vec<Layout> {
     let n = env_num("ALLOC_PROBE_BENCH_LAYOUTS").unwrap_or(1);
+    // `target/release/bench-system` -> `target`.
+    let target = std::path::Path::new(env!("CARGO_BIN_EXE_bench-system"))
+        .ancestors()
+        .nth(2)
+        .expect("the bench binaries live in target/<profile>/");
+    let other_tree = std::env::var_os("ALLOC_PROBE_BENCH_OTHER")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.join("Cargo.toml").is_file());
+    let other = |seed: Option<u64>| {
+        other_tree.as_ref().map(|tree| {
+            let dir = target
+                .join("bench-other")
+                .join(seed.map_or("as-built".to_string(), |s| s.to_string()));
+            build(tree, seed, &["--bin", "bench-probe"], &dir);
+            dir.join("release").join("bench-probe")
+        })
+    };
     if n <= 1 {
-        return vec![None];
+        return vec![Layout {
+            dir: None,
+            other: other(None),
+        }];
     }
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"] {
         assert!(
@@ -281,51 +312,57 @@ fn layouts() -> Vec<Option<std::path::PathBuf>> {
              .cargo/config.toml's flags and the layout's own"
         );
     }
-    // `target/release/bench-system` -> `target`.
-    let target = std::path::Path::new(env!("CARGO_BIN_EXE_bench-system"))
-        .ancestors()
-        .nth(2)
-        .expect("the bench binaries live in target/<profile>/");
     (1..=n)
         .map(|seed| {
             let dir = target.join("bench-layouts").join(seed.to_string());
             eprintln!("building layout {seed}/{n} in {}", dir.display());
-            // `--config`'s array is joined to the one in `.cargo/config.toml` (frame pointers).
-            let flags =
-                format!("build.rustflags=[\"-C\", \"link-arg=-Wl,--shuffle-sections=*={seed}\"]");
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "--profile",
-                    "bench",
-                    "--bins",
-                    "--config",
-                    &flags,
-                ])
-                .arg("--target-dir")
-                .arg(&dir)
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo");
-            assert!(
-                status.success(),
-                "building layout {seed} failed; ALLOC_PROBE_BENCH_LAYOUTS needs a linker with \
-                 lld's --shuffle-sections (rust-lld, Rust's default on x86_64 Linux)"
+            build(
+                env!("CARGO_MANIFEST_DIR").as_ref(),
+                Some(seed),
+                &["--bins"],
+                &dir,
             );
-            Some(dir.join("release"))
+            Layout {
+                dir: Some(dir.join("release")),
+                other: other(Some(seed)),
+            }
         })
         .collect()
 }
 
+/// Builds the bench binaries `what` of the checkout `tree` into `target_dir`, linked in code
+/// layout `seed` (`None`: as cargo links them).
+fn build(tree: &std::path::Path, seed: Option<u64>, what: &[&str], target_dir: &std::path::Path) {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--profile", "bench"])
+        .args(what)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(tree);
+    if let Some(seed) = seed {
+        // `--config`'s array is joined to the one in `.cargo/config.toml` (frame pointers).
+        cmd.arg("--config").arg(format!(
+            "build.rustflags=[\"-C\", \"link-arg=-Wl,--shuffle-sections=*={seed}\"]"
+        ));
+    }
+    let status = cmd.status().expect("run cargo");
+    assert!(
+        status.success(),
+        "building {} in layout {seed:?} failed; ALLOC_PROBE_BENCH_LAYOUTS needs a linker with \
+         lld's --shuffle-sections (rust-lld, Rust's default on x86_64 Linux)",
+        tree.display()
+    );
+}
+
 /// The binary that runs `row` in layout `layout`.
-fn binary(row: &Row, layout: &Option<std::path::PathBuf>) -> std::path::PathBuf {
+fn binary(row: &Row, layout: &Layout) -> std::path::PathBuf {
     let built = std::path::Path::new(row.bin);
-    match layout {
-        Some(dir) if !row.key.starts_with("other-") => {
-            dir.join(built.file_name().expect("a binary's path ends in its name"))
-        }
-        _ => built.to_path_buf(),
+    if row.key.starts_with("other-") {
+        return layout.other.clone().unwrap_or_else(|| built.to_path_buf());
+    }
+    match &layout.dir {
+        Some(dir) => dir.join(built.file_name().expect("a binary's path ends in its name")),
+        None => built.to_path_buf(),
     }
 }
 

@@ -113,8 +113,9 @@ fn open(
 
 impl Open {
     /// Closes the call, and adds its figures to its function's counts.
-    fn close(mut self) -> Finished {
-        self.end()
+    fn close(self) -> Finished {
+        // Closed here, so its `Drop` has nothing left to do.
+        std::mem::ManuallyDrop::new(self).end()
     }
 
     fn end(&mut self) -> Finished {
@@ -134,7 +135,11 @@ impl Open {
         }
         calls.depth -= 1;
         let depth = calls.depth;
-        let f = calls.frames[depth];
+        let f = &calls.frames[depth];
+        let (index, count_call, start_ticks, start_net) =
+            (f.index, f.count_call, f.start_ticks, f.start_net);
+        let (child_allocs, child_reallocs, child_bytes) =
+            (f.child_allocs, f.child_reallocs, f.child_bytes);
         let (allocs, reallocs, bytes) = slot.tally().allocated();
         let incl_allocs = allocs.wrapping_sub(f.start_allocs);
         let incl_reallocs = reallocs.wrapping_sub(f.start_reallocs);
@@ -153,10 +158,10 @@ impl Open {
         // Gives an enclosing scope (`measure`, an outer call) its high-water back.
         let high = scope.high_water();
         drop(scope);
-        let (counts, a) = functions::counts_of(Some(slot.fns()), f.index);
-        if incl_allocs | incl_reallocs | incl_bytes | f.start_ticks == 0 {
+        let (counts, a) = functions::counts_of(Some(slot.fns()), index);
+        if incl_allocs | incl_reallocs | incl_bytes | start_ticks == 0 {
             // The common case on hot paths: a call that allocated nothing and was not timed.
-            if f.count_call {
+            if count_call {
                 counts.add_call(a);
             }
             return done;
@@ -167,21 +172,21 @@ impl Open {
             parent.child_reallocs += incl_reallocs;
             parent.child_bytes += incl_bytes;
         }
-        let max_live = high.wrapping_sub(f.start_net);
+        let max_live = high.wrapping_sub(start_net);
         let figures = Figures {
-            calls: u64::from(f.count_call),
-            allocs: incl_allocs - f.child_allocs.min(incl_allocs),
-            reallocs: incl_reallocs - f.child_reallocs.min(incl_reallocs),
-            bytes: incl_bytes - f.child_bytes.min(incl_bytes),
+            calls: u64::from(count_call),
+            allocs: incl_allocs - child_allocs.min(incl_allocs),
+            reallocs: incl_reallocs - child_reallocs.min(incl_reallocs),
+            bytes: incl_bytes - child_bytes.min(incl_bytes),
             incl_allocs,
             incl_reallocs,
             incl_bytes,
-            ticks: if f.start_ticks == 0 {
+            ticks: if start_ticks == 0 {
                 0
             } else {
-                clock::ticks().wrapping_sub(f.start_ticks)
+                clock::ticks().wrapping_sub(start_ticks)
             },
-            timed: u64::from(f.start_ticks != 0),
+            timed: u64::from(start_ticks != 0),
             max_live: if (max_live as i64) < 0 { 0 } else { max_live },
             ..Figures::default()
         };

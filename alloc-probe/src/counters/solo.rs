@@ -222,6 +222,10 @@ pub(crate) mod testing {
     static PAUSED: AtomicBool = AtomicBool::new(false);
 
     pub(crate) fn pause() {
+        // A plain load first: no locked instruction while no test asked for a pause.
+        if PAUSE.load(Relaxed) == 0 {
+            return;
+        }
         let ns = PAUSE.swap(0, SeqCst);
         if ns != 0 {
             PAUSED.store(true, SeqCst);
