@@ -260,6 +260,17 @@ impl Scope {
     pub(crate) fn high_water(&self) -> u64 {
         self.slot.tally.high_water()
     }
+
+    /// Hands the scope's closing to a tracked call's frame, which keeps what this returns
+    /// until [`Scope::resume`] (the frame is closed by the tracked call's own guard).
+    pub(crate) fn into_saved(self) -> u64 {
+        std::mem::ManuallyDrop::new(self).saved
+    }
+
+    /// The scope a tracked call's frame kept as [`Scope::into_saved`]'s `saved`, on `slot`.
+    pub(crate) fn resume(slot: &'static Slot, saved: u64) -> Scope {
+        Scope { slot, saved }
+    }
 }
 
 impl Drop for Scope {

@@ -46,45 +46,42 @@ impl Finished {
     }
 }
 
-/// A tracked call open on this thread. Closed by [`Open::close`], or when dropped (during
-/// unwinding).
-struct Open {
-    slot: &'static Slot,
-    state: State,
-}
-
-enum State {
-    /// A frame on the thread's calls, and its scope.
-    Running(Scope),
-    /// Past [`MAX_DEPTH`]: counted as a call, with no frame or scope of its own.
+/// What [`push`] did.
+enum Pushed {
+    /// A frame with this invocation number.
+    Frame(u32),
+    /// Past the depth limit: counted as a call, no frame; [`pop`] still undoes it.
     Overflow,
-    Closed,
+    /// Not tracked at all (more functions than the registry holds).
+    No,
 }
 
-/// Opens a tracked call of `info` on this thread, whose slot is `slot`. `invocation`
-/// continues an earlier one (an async call's later poll); `count_call` says whether this is a
-/// new call. Returns the call and its invocation number (`None` past the depth limit), or
-/// `None` if the function is not tracked at all (more functions than the registry holds).
-fn open(
+/// Opens a tracked call of `info` on this thread, whose slot is `slot`: pushes its frame and
+/// opens its scope, whose closing the frame keeps. `invocation` continues an earlier one (an
+/// async call's later poll); `count_call` says whether this is a new call. Every push is
+/// undone by one [`pop`], which the caller's guard makes.
+fn push(
     slot: &'static Slot,
     info: &'static FnInfo,
     invocation: Option<u32>,
     count_call: bool,
-) -> Option<(Open, Option<u32>)> {
+) -> Pushed {
     // SAFETY: called from user code, not from inside the allocator; nothing here allocates.
     let calls = &mut unsafe { slot.tracker() }.calls;
-    let index = calls.index_of(info)?;
+    let Some(index) = calls.index_of(info) else {
+        return Pushed::No;
+    };
     if calls.depth == MAX_DEPTH {
         calls.overflow += 1;
         if count_call {
             let (counts, a) = functions::counts_of(Some(slot.fns()), index);
             counts.add_call(a);
         }
-        let state = State::Overflow;
-        return Some((Open { slot, state }, None));
+        return Pushed::Overflow;
     }
     let invocation = invocation.unwrap_or_else(|| calls.next_invocation());
     let (allocs, reallocs, bytes) = slot.tally().allocated();
+    let net = slot.tally().share.net();
     let budgeted = info.budgeted();
     calls.timing = calls.timing.wrapping_add(1);
     let timed = calls.timing % TIME_EVERY == 0;
@@ -98,129 +95,114 @@ fn open(
     f.child_allocs = 0;
     f.child_reallocs = 0;
     f.child_bytes = 0;
-    f.start_net = slot.tally().share.net();
+    f.start_net = net;
     f.count_call = count_call;
     f.budgeted = budgeted;
     f.npoints = 0;
     f.start_ticks = if timed { clock::ticks().max(1) } else { 0 };
+    f.saved_high_water = Scope::open(slot).into_saved();
     calls.depth += 1;
     if budgeted {
         calls.budgeted += 1;
     }
-    let state = State::Running(Scope::open(slot));
-    Some((Open { slot, state }, Some(invocation)))
+    Pushed::Frame(invocation)
 }
 
-impl Open {
-    /// Closes the call, and adds its figures to its function's counts.
-    fn close(self) -> Finished {
-        // Closed here, so its `Drop` has nothing left to do.
-        std::mem::ManuallyDrop::new(self).end()
+/// Closes the innermost tracked call [`push`] opened on this thread, and adds its figures to
+/// its function's counts.
+fn pop(slot: &'static Slot) -> Finished {
+    // SAFETY: as in `push`.
+    let calls = &mut unsafe { slot.tracker() }.calls;
+    if calls.overflow > 0 {
+        calls.overflow -= 1;
+        return Finished::default();
     }
-
-    fn end(&mut self) -> Finished {
-        let slot = self.slot;
-        // SAFETY: as in `open`.
-        let calls = &mut unsafe { slot.tracker() }.calls;
-        let scope = match std::mem::replace(&mut self.state, State::Closed) {
-            State::Running(scope) => scope,
-            State::Overflow => {
-                calls.overflow = calls.overflow.saturating_sub(1);
-                return Finished::default();
-            }
-            State::Closed => return Finished::default(),
-        };
-        if calls.depth == 0 {
-            return Finished::default();
-        }
-        calls.depth -= 1;
-        let depth = calls.depth;
-        let f = &calls.frames[depth];
-        let (index, count_call, start_ticks, start_net) =
-            (f.index, f.count_call, f.start_ticks, f.start_net);
-        let (child_allocs, child_reallocs, child_bytes) =
-            (f.child_allocs, f.child_reallocs, f.child_bytes);
-        let (allocs, reallocs, bytes) = slot.tally().allocated();
-        let incl_allocs = allocs.wrapping_sub(f.start_allocs);
-        let incl_reallocs = reallocs.wrapping_sub(f.start_reallocs);
-        let incl_bytes = bytes.wrapping_sub(f.start_bytes);
-        let mut done = Finished {
-            allocs: incl_allocs,
-            reallocs: incl_reallocs,
-            bytes: incl_bytes,
-            ..Finished::default()
-        };
-        if f.budgeted {
-            done.points = f.points;
-            done.npoints = f.npoints;
-            calls.budgeted -= 1;
-        }
-        // Gives an enclosing scope (`measure`, an outer call) its high-water back.
-        let high = scope.high_water();
-        drop(scope);
-        let (counts, a) = functions::counts_of(Some(slot.fns()), index);
-        if incl_allocs | incl_reallocs | incl_bytes | start_ticks == 0 {
-            // The common case on hot paths: a call that allocated nothing and was not timed.
-            if count_call {
-                counts.add_call(a);
-            }
-            return done;
-        }
-        if depth > 0 {
-            let parent = &mut calls.frames[depth - 1];
-            parent.child_allocs += incl_allocs;
-            parent.child_reallocs += incl_reallocs;
-            parent.child_bytes += incl_bytes;
-        }
-        let max_live = high.wrapping_sub(start_net);
-        let figures = Figures {
-            calls: u64::from(count_call),
-            allocs: incl_allocs - child_allocs.min(incl_allocs),
-            reallocs: incl_reallocs - child_reallocs.min(incl_reallocs),
-            bytes: incl_bytes - child_bytes.min(incl_bytes),
-            incl_allocs,
-            incl_reallocs,
-            incl_bytes,
-            ticks: if start_ticks == 0 {
-                0
-            } else {
-                clock::ticks().wrapping_sub(start_ticks)
-            },
-            timed: u64::from(start_ticks != 0),
-            max_live: if (max_live as i64) < 0 { 0 } else { max_live },
-            ..Figures::default()
-        };
-        counts.add(&figures, a);
-        done
+    if calls.depth == 0 {
+        return Finished::default();
     }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.end();
+    calls.depth -= 1;
+    let depth = calls.depth;
+    let f = &calls.frames[depth];
+    let (allocs, reallocs, bytes) = slot.tally().allocated();
+    let incl_allocs = allocs.wrapping_sub(f.start_allocs);
+    let incl_reallocs = reallocs.wrapping_sub(f.start_reallocs);
+    let incl_bytes = bytes.wrapping_sub(f.start_bytes);
+    let (index, count_call, start_ticks, start_net) =
+        (f.index, f.count_call, f.start_ticks, f.start_net);
+    let mut done = Finished {
+        allocs: incl_allocs,
+        reallocs: incl_reallocs,
+        bytes: incl_bytes,
+        ..Finished::default()
+    };
+    if f.budgeted {
+        done.points = f.points;
+        done.npoints = f.npoints;
+        calls.budgeted -= 1;
     }
+    // Closes the call's scope, which gives an enclosing one (`measure`, an outer call) its
+    // high-water back.
+    let scope = Scope::resume(slot, f.saved_high_water);
+    let high = scope.high_water();
+    drop(scope);
+    let (counts, a) = functions::counts_of(Some(slot.fns()), index);
+    if incl_allocs | incl_reallocs | incl_bytes | start_ticks == 0 {
+        // The common case on hot paths: a call that allocated nothing and was not timed.
+        if count_call {
+            counts.add_call(a);
+        }
+        return done;
+    }
+    let f = &calls.frames[depth];
+    let (child_allocs, child_reallocs, child_bytes) =
+        (f.child_allocs, f.child_reallocs, f.child_bytes);
+    if depth > 0 {
+        let parent = &mut calls.frames[depth - 1];
+        parent.child_allocs += incl_allocs;
+        parent.child_reallocs += incl_reallocs;
+        parent.child_bytes += incl_bytes;
+    }
+    let max_live = high.wrapping_sub(start_net);
+    let figures = Figures {
+        calls: u64::from(count_call),
+        allocs: incl_allocs - child_allocs.min(incl_allocs),
+        reallocs: incl_reallocs - child_reallocs.min(incl_reallocs),
+        bytes: incl_bytes - child_bytes.min(incl_bytes),
+        incl_allocs,
+        incl_reallocs,
+        incl_bytes,
+        ticks: if start_ticks == 0 {
+            0
+        } else {
+            clock::ticks().wrapping_sub(start_ticks)
+        },
+        timed: u64::from(start_ticks != 0),
+        max_live: if (max_live as i64) < 0 { 0 } else { max_live },
+        ..Figures::default()
+    };
+    counts.add(&figures, a);
+    done
 }
 
 /// Ends a tracked call when dropped, also during unwinding.
 pub struct ScopeGuard {
     info: &'static FnInfo,
-    call: Option<Open>,
+    /// The slot a frame was pushed on, if one was.
+    slot: Option<&'static Slot>,
 }
 
 /// Opens a tracked call of `info` on this thread.
 #[inline]
 pub fn enter(info: &'static FnInfo) -> ScopeGuard {
-    let call = thread::slot()
-        .and_then(|s| open(s, info, None, true))
-        .map(|(call, _)| call);
-    ScopeGuard { info, call }
+    let slot = thread::slot().filter(|s| !matches!(push(s, info, None, true), Pushed::No));
+    ScopeGuard { info, slot }
 }
 
 impl Drop for ScopeGuard {
     #[inline]
     fn drop(&mut self) {
-        let Some(call) = self.call.take() else { return };
-        let done = call.close();
+        let Some(slot) = self.slot else { return };
+        let done = pop(slot);
         if self.info.budgeted() {
             check_budget(self.info, &done);
         }
@@ -320,26 +302,35 @@ impl<F: Future> Future for Instrumented<F> {
         // SAFETY: `fut` is structurally pinned: it is never moved out of `self`, and the other
         // fields are never pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        let mut call = None;
+        let mut pushed = None;
         if let Some(slot) = thread::slot() {
             // SAFETY: user code, not the allocator; a short read of this thread's serial.
             let serial = unsafe { slot.tracker() }.serial;
             let again = this.last.filter(|&(s, _)| s == serial).map(|(_, i)| i);
-            if let Some((open, invocation)) = open(slot, this.info, again, !this.started) {
-                if let Some(inv) = invocation {
+            match push(slot, this.info, again, !this.started) {
+                Pushed::Frame(inv) => {
                     this.last = Some((serial, inv));
+                    pushed = Some(slot);
                 }
-                call = Some(open);
+                Pushed::Overflow => pushed = Some(slot),
+                Pushed::No => {}
             }
             this.started = true;
         }
         // SAFETY: see above.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        // Closed even if the poll panics: `call` is dropped then.
-        let r = fut.poll(cx);
-        if let Some(call) = call {
-            this.totals.add(&call.close());
+        // Pops even if the poll panics.
+        struct PopOnDrop<'a>(Option<&'static Slot>, &'a mut Finished);
+        impl Drop for PopOnDrop<'_> {
+            fn drop(&mut self) {
+                if let Some(slot) = self.0 {
+                    self.1.add(&pop(slot));
+                }
+            }
         }
+        let popper = PopOnDrop(pushed, &mut this.totals);
+        let r = fut.poll(cx);
+        drop(popper);
         if r.is_ready() {
             check_budget(this.info, &this.totals);
         }

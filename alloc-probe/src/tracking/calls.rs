@@ -21,6 +21,9 @@ pub(crate) struct Call {
     pub start_reallocs: u64,
     pub start_bytes: u64,
     pub start_net: u64,
+    /// The enclosing scope's high-water, which the call's scope gives back when it closes
+    /// (see `thread::Scope::into_saved`).
+    pub saved_high_water: u64,
     /// Inclusive figures of finished direct callees, to subtract for the exclusive ones.
     pub child_allocs: u64,
     pub child_reallocs: u64,
