@@ -150,9 +150,7 @@ pub(crate) fn count<E: Event>(e: E) {
     if count_scoped(e) {
         return;
     }
-    let s = thread::slot();
-    let t = s.map(Slot::tally);
-    counters::count(t, e, &Section::open(t));
+    counters::count(e, &Section::open(thread::slot().map(Slot::tally)));
 }
 
 /// [`count`]'s first try while a scope is open on this thread: a quick count on the slot's

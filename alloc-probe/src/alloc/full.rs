@@ -108,14 +108,13 @@ unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut
             return p;
         }
         let slot = thread::slot();
-        let t = slot.map(Slot::tally);
-        let section = Section::open(t);
+        let section = Section::open(slot.map(Slot::tally));
         let a = section.access();
         let h = record::born(start, slot, p, layout.size(), UNIT_FULL, a);
         // An over-aligned block that could not be recorded stays uncounted, here and at its
         // free, which finds no entry.
         if side::insert(p as usize, h.entry(UNIT_FULL)) {
-            counters::count(t, Alloc(layout.size()), &section);
+            counters::count(Alloc(layout.size()), &section);
         } else if h.recorded() {
             record::forget(h, UNIT_FULL, layout.size(), a);
         }
@@ -143,8 +142,7 @@ unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut
         return user;
     }
     let slot = thread::slot();
-    let t = slot.map(Slot::tally);
-    let section = Section::open(t);
+    let section = Section::open(slot.map(Slot::tally));
     let h = record::born(
         start,
         slot,
@@ -155,7 +153,7 @@ unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut
     );
     // SAFETY: as above.
     unsafe { write(user, h) };
-    counters::count(t, Alloc(layout.size()), &section);
+    counters::count(Alloc(layout.size()), &section);
     user
 }
 
@@ -170,13 +168,12 @@ unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: Layout) {
     if !in_band(layout) {
         if let Some(entry) = side::remove(user as usize) {
             let slot = thread::slot();
-            let t = slot.map(Slot::tally);
-            let section = Section::open(t);
+            let section = Section::open(slot.map(Slot::tally));
             let (h, w) = Header::from_entry(entry);
             if h.recorded() {
                 record::freed(start, slot, user, layout.size(), h, w, section.access());
             }
-            counters::count(t, Dealloc(layout.size()), &section);
+            counters::count(Dealloc(layout.size()), &section);
         }
         // SAFETY: the caller's pointer and layout, as allocated.
         unsafe { inner.dealloc(user, layout) };
@@ -186,15 +183,14 @@ unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: Layout) {
     let h = unsafe { read(user) };
     if !h.is_ignored() {
         let slot = thread::slot();
-        let t = slot.map(Slot::tally);
-        let section = Section::open(t);
+        let section = Section::open(slot.map(Slot::tally));
         if h.recorded() {
             let a = section.access();
             record::freed(start, slot, user, layout.size(), h, UNIT_FULL, a);
         } else {
             record::forget_last(slot);
         }
-        counters::count(t, Dealloc(layout.size()), &section);
+        counters::count(Dealloc(layout.size()), &section);
     }
     // The same computation succeeded when the block was allocated with this layout; were it
     // ever to fail, leaking the block beats panicking in the allocator.
@@ -236,18 +232,17 @@ unsafe fn realloc<A: GlobalAlloc>(
         }
         if let Some(v) = entry {
             let slot = thread::slot();
-            let t = slot.map(Slot::tally);
-            let section = Section::open(t);
+            let section = Section::open(slot.map(Slot::tally));
             let a = section.access();
             let (mut h, w) = Header::from_entry(v);
             if h.recorded() {
                 record::moved(slot, user, p, e, &mut h, w, a);
             }
             if side::insert(p as usize, h.entry(w)) {
-                counters::count(t, e, &section);
+                counters::count(e, &section);
             } else {
                 // Lost its entry: from now on the block is uncounted; settle its counts.
-                counters::count(t, Dealloc(layout.size()), &section);
+                counters::count(Dealloc(layout.size()), &section);
                 if h.recorded() {
                     record::forget(h, w, new_size, a);
                 }
@@ -279,8 +274,7 @@ unsafe fn realloc<A: GlobalAlloc>(
         return p;
     }
     let slot = thread::slot();
-    let t = slot.map(Slot::tally);
-    let section = Section::open(t);
+    let section = Section::open(slot.map(Slot::tally));
     if h.recorded() {
         record::moved(slot, user, p, e, &mut h, UNIT_FULL, section.access());
         // SAFETY: `p` is the moved block, with its header.
@@ -288,6 +282,6 @@ unsafe fn realloc<A: GlobalAlloc>(
     } else {
         record::forget_last(slot);
     }
-    counters::count(t, e, &section);
+    counters::count(e, &section);
     p
 }

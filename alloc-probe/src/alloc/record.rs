@@ -140,7 +140,7 @@ pub(crate) fn freed(
             if small {
                 c.small_freed_in_call.add(w, a);
             }
-            let (counts, access) = functions::counts_of(Some(slot.fns()), call.index);
+            let (counts, access) = functions::counts_of(slot.fns(), call.index);
             counts.add_class(w, small, access);
         }
         return;
@@ -207,14 +207,13 @@ pub(crate) fn forget_last(slot: Option<&Slot>) {
 pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
     if !side::insert(user as usize, v) {
         let slot = thread::slot();
-        let t = slot.map(Slot::tally);
-        let section = Section::open(t);
+        let section = Section::open(slot.map(Slot::tally));
         let (h, w) = Header::from_entry(v);
         if h.recorded() {
             forget(h, w, size, section.access());
         }
         if settle {
-            counters::count(t, Dealloc(size), &section);
+            counters::count(Dealloc(size), &section);
         }
     }
 }

@@ -224,10 +224,9 @@ unsafe fn alloc_recorded<A: GlobalAlloc>(
 /// Records and counts the birth of the sampled block `p`; `reserved`: it is tagged, and its
 /// record's room taken. Returns `p`.
 fn birth(slot: Option<&Slot>, p: *mut u8, size: usize, w: u64, reserved: bool) -> *mut u8 {
-    let t = slot.map(Slot::tally);
-    let section = Section::open(t);
+    let section = Section::open(slot.map(Slot::tally));
     keep(slot, p, size, w, section.access(), reserved);
-    counters::count(t, Alloc(size), &section);
+    counters::count(Alloc(size), &section);
     p
 }
 
@@ -304,8 +303,7 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
     };
     let (h, w) = Header::from_entry(entry);
     let slot = thread::slot();
-    let t = slot.map(Slot::tally);
-    let section = Section::open(t);
+    let section = Section::open(slot.map(Slot::tally));
     catch_up(slot);
     record::freed(
         stack::frame_pointer(),
@@ -316,7 +314,7 @@ fn free_sampled(p: *mut u8, size: usize) -> bool {
         w,
         section.access(),
     );
-    counters::count(t, Dealloc(size), &section);
+    counters::count(Dealloc(size), &section);
     true
 }
 
@@ -384,8 +382,7 @@ unsafe fn realloc_maybe_sampled<A: GlobalAlloc>(
 #[inline(never)]
 fn moved_sampled(p: *mut u8, moved: *mut u8, e: Realloc, v: [u64; 3], reserved: bool) -> *mut u8 {
     let slot = thread::slot();
-    let t = slot.map(Slot::tally);
-    let section = Section::open(t);
+    let section = Section::open(slot.map(Slot::tally));
     let a = section.access();
     let (mut h, w) = Header::from_entry(v);
     catch_up(slot);
@@ -396,6 +393,6 @@ fn moved_sampled(p: *mut u8, moved: *mut u8, e: Realloc, v: [u64; 3], reserved: 
     } else if !side::insert(moved as usize, h.entry(w)) {
         record::forget(h, w, e.new, a);
     }
-    counters::count(t, e, &section);
+    counters::count(e, &section);
     moved
 }

@@ -74,7 +74,7 @@ fn push(
     if calls.depth == MAX_DEPTH {
         calls.overflow += 1;
         if count_call {
-            let (counts, a) = functions::counts_of(Some(slot.fns()), index);
+            let (counts, a) = functions::counts_of(slot.fns(), index);
             counts.add_call(a);
         }
         return Pushed::Overflow;
@@ -145,7 +145,7 @@ fn pop(slot: &'static Slot) -> Finished {
     let scope = Scope::resume(slot, f.saved_high_water);
     let high = scope.high_water();
     drop(scope);
-    let (counts, a) = functions::counts_of(Some(slot.fns()), index);
+    let (counts, a) = functions::counts_of(slot.fns(), index);
     if incl_allocs | incl_reallocs | incl_bytes | start_ticks == 0 {
         // The common case on hot paths: a call that allocated nothing and was not timed.
         if count_call {

@@ -7,11 +7,10 @@ use super::peak;
 use super::solo::{self, Section};
 use super::tally::{Tally, FALLBACK};
 
-/// Counts event `e` of the thread with tally `t` (`None`: a thread without one), inside
-/// `section`.
+/// Counts event `e` inside `section`, on the tally of the thread that opened it.
 #[inline(always)]
-pub(crate) fn count<E: Event>(t: Option<&Tally>, e: E, section: &Section) {
-    match t {
+pub(crate) fn count<E: Event>(e: E, section: &Section) {
+    match section.tally() {
         Some(t) => {
             let a = section.access();
             if t.count(e, a) {

@@ -125,6 +125,12 @@ impl<'a> Section<'a> {
         Section { tally: t, solo }
     }
 
+    /// The tally of the thread that opened the section (`None`: a thread without one).
+    #[inline(always)]
+    pub(crate) fn tally(&self) -> Option<&'a Tally> {
+        self.tally
+    }
+
     /// How the section updates shared counters.
     #[inline(always)]
     pub(crate) fn access(&self) -> Access {

@@ -249,13 +249,13 @@ pub(crate) fn count() -> u32 {
     REGISTRY.count.load(Acquire).min(MAX_FNS as u32)
 }
 
-/// The counts to add function `i`'s figures to, on a thread with table `local` (if any), and
-/// how: a thread's own table plainly, the shared counts with locked instructions.
+/// The counts to add function `i`'s figures to, on a thread with table `local`, and how: the
+/// thread's own table plainly, the shared counts with locked instructions.
 #[inline]
-pub(crate) fn counts_of(local: Option<&FnTable>, i: u32) -> (&FnCounts, Access) {
-    match local {
-        Some(t) if (i as usize) < LOCAL_FNS => (&t[i as usize], Access::Solo),
-        _ => (&SHARED[i as usize], Access::Shared),
+pub(crate) fn counts_of(local: &FnTable, i: u32) -> (&FnCounts, Access) {
+    match local.get(i as usize) {
+        Some(c) => (c, Access::Solo),
+        None => (&SHARED[i as usize], Access::Shared),
     }
 }
 
