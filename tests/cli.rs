@@ -99,17 +99,24 @@ fn fixture_child() {
     let mut r = alloc_probe::report();
     // Small fixtures: the stacks of the workload only, cut below this test, without the test
     // harness's dozens of frames. Sites, functions and totals stay as they were.
-    r.stacks
-        .retain(|s| s.frames.iter().any(|f| f.file.ends_with("workload.rs")));
-    for s in &mut r.stacks {
-        if let Some(i) = s
-            .frames
-            .iter()
-            .position(|f| f.function.ends_with("fixture_child"))
-        {
-            s.frames.truncate(i + 1);
-        }
-    }
+    let stacks = r
+        .stacks
+        .iter()
+        .filter_map(|s| {
+            let mut frames: Vec<_> = r.frames_of(s).into_iter().cloned().collect();
+            if !frames.iter().any(|f| f.file.ends_with("workload.rs")) {
+                return None;
+            }
+            if let Some(i) = frames
+                .iter()
+                .position(|f| f.function.ends_with("fixture_child"))
+            {
+                frames.truncate(i + 1);
+            }
+            Some((frames, s.clone()))
+        })
+        .collect();
+    r.set_stacks(stacks);
     r.write_json(out).unwrap();
 }
 

@@ -145,16 +145,18 @@ const SAMPLE_TYPES: [(&str, Figure); 6] = [
 
 /// The frames pprof gets: from the site outwards, as Go's heap profiles start at the caller
 /// of the allocator.
-fn from_site(s: &StackReport) -> &[alloc_probe::FrameReport] {
-    let from = if s.site < s.frames.len() { s.site } else { 0 };
-    &s.frames[from..]
+fn from_site<'r>(r: &'r Report, s: &StackReport) -> Vec<&'r alloc_probe::FrameReport> {
+    let mut frames = r.frames_of(s);
+    let from = if s.site < frames.len() { s.site } else { 0 };
+    frames.drain(..from);
+    frames
 }
 
 /// `(flat, cum)` of every function, as pprof computes them from our samples.
 fn flat_and_cum(r: &Report, value: Figure) -> BTreeMap<String, (u64, u64)> {
     let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for s in &r.stacks {
-        let frames = from_site(s);
+        let frames = from_site(r, s);
         let Some(leaf) = frames.first() else { continue };
         out.entry(leaf.function.clone()).or_default().0 += value(s);
         let distinct: HashSet<&str> = frames.iter().map(|f| f.function.as_str()).collect();
@@ -306,7 +308,10 @@ fn pprof_list_puts_the_figures_on_the_source_lines() {
             let want: u64 = r
                 .stacks
                 .iter()
-                .filter(|s| from_site(s)[0].function == function && from_site(s)[0].line == line)
+                .filter(|s| {
+                    let f = from_site(r, s)[0];
+                    f.function == function && f.line == line
+                })
                 .map(value)
                 .sum();
             let Some(routine) = out
@@ -603,7 +608,7 @@ fn flame_graphs_name_the_cost_and_its_total() {
             let cum: u64 = r
                 .stacks
                 .iter()
-                .filter(|s| s.frames.iter().any(|fr| fr.function == f))
+                .filter(|s| r.frames_of(s).iter().any(|fr| fr.function == f))
                 .map(value)
                 .sum();
             let tooltip = format!("<title>{f} ({} {unit}, ", thousands(cum));
@@ -659,7 +664,7 @@ fn merging_a_report_with_itself_doubles_it() {
         );
         assert_eq!(ms.verdict_kind, s.verdict_kind, "{s:?}");
     }
-    let distinct: HashSet<_> = r.stacks.iter().map(|s| &s.frames).collect();
+    let distinct: HashSet<_> = r.stacks.iter().map(|s| r.frames_of(s)).collect();
     assert_eq!(m.stacks.len(), distinct.len());
     let blocks = |r: &Report| r.stacks.iter().map(|s| s.allocs).sum::<u64>();
     assert_eq!(blocks(&m), 2 * blocks(r));

@@ -111,8 +111,13 @@ fn stacks_go_on_past_a_function_without_frame_pointers() {
     let stacks: Vec<Vec<&str>> = r
         .stacks
         .iter()
-        .filter(|st| st.frames.get(st.site).is_some_and(|f| f.line == line))
-        .map(|st| st.frames.iter().map(|f| f.function.as_str()).collect())
+        .filter(|st| r.frames_of(st).get(st.site).is_some_and(|f| f.line == line))
+        .map(|st| {
+            r.frames_of(st)
+                .iter()
+                .map(|f| f.function.as_str())
+                .collect()
+        })
         .collect();
     assert!(!stacks.is_empty());
     for frames in &stacks {

@@ -179,11 +179,11 @@ pub fn stacks_by_caller(r: &alloc_probe::Report, line: u32) -> Vec<(String, u64)
         .stacks
         .iter()
         .filter(|st| {
-            let f = &st.frames[st.site];
+            let f = r.frames_of(st)[st.site];
             f.file.ends_with("tests/scenarios/sites.rs") && f.line == line
         })
         .map(|st| {
-            let caller = st.frames[st.site + 1..]
+            let caller = r.frames_of(st)[st.site + 1..]
                 .iter()
                 .find(|f| f.function.contains("via"))
                 // Generic arguments, where the symbols have them, dropped: `…::via`.

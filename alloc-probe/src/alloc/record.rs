@@ -34,29 +34,15 @@ pub(crate) fn born(
     if tracker.hi == 0 && !tracker.read_bounds() {
         return Header::default();
     }
-    let depth = tracker.hi.wrapping_sub(start) as u32;
-    let mut guessed = None;
-    let matched = capture::capture(
+    capture::capture(
         start,
         tracker.lo,
         tracker.hi,
         &mut tracker.bottom,
         &mut tracker.cap,
-        |ip0| {
-            let (g, point) = tracker.guesses.guess(ip0, depth);
-            guessed = point;
-            g
-        },
     );
-    let (id, p) = match guessed {
-        Some(found) if matched => found,
-        _ => {
-            let Some((id, p)) = tracker.recent.point(&tracker.cap) else {
-                return Header::default();
-            };
-            tracker.guesses.learn(tracker.cap.ips[0], depth, id, p);
-            (id, p)
-        }
+    let Some((id, p)) = tracker.recent.point(&tracker.cap) else {
+        return Header::default();
     };
     let n = size as u64;
     p.note_change();
@@ -70,10 +56,9 @@ pub(crate) fn born(
     c.min_size.lower(n, a);
     let invocation = tracker.calls.current();
     if invocation != 0 {
-        c.in_call.add(w, a);
         let f = tracker.calls.current_index() + 1;
-        if c.function.load(Relaxed) != f {
-            c.function.store(f, Relaxed);
+        if p.function.load(Relaxed) != f {
+            p.function.store(f, Relaxed);
         }
         tracker.calls.note_point(id);
     }
@@ -88,9 +73,6 @@ pub(crate) fn forget(h: Header, w: u64, size: usize, a: Access) {
         p.c.blocks.sub(w, a);
         p.c.bytes.sub(n * w, a);
         p.c.curr_bytes.sub(n * w, a);
-        if h.invocation != 0 {
-            p.c.in_call.sub(w, a);
-        }
     }
 }
 
@@ -136,19 +118,14 @@ pub(crate) fn freed(
     let small = !h.grown() && n <= settings::stack_limit();
     if h.invocation != 0 {
         if let Some(call) = tracker.calls.find(h.invocation) {
-            c.freed_in_call.add(w, a);
-            if small {
-                c.small_freed_in_call.add(w, a);
-            }
+            p.stayed.add(points::IN_CALL, w, small, a);
             let (counts, access) = functions::counts_of(slot.fns(), call.index);
             counts.add_class(w, small, access);
         }
         return;
     }
-    let k = capture::first_live(start, p.frames(), &p.ips, tracker.lo, tracker.hi);
-    p.live_from[k].add(w, a);
-    if small {
-        p.small_live_from[k].add(w, a);
+    if let Some(k) = capture::first_live(start, p.leaf, tracker.lo, tracker.hi) {
+        p.stayed.add(k, w, small, a);
     }
 }
 

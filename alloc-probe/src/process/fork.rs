@@ -4,17 +4,17 @@
 use crate::counters::{peak, solo};
 use crate::sys::hooks;
 use crate::thread;
-use crate::tracking::{points, side};
+use crate::tracking::{side, tree};
 
 pub(super) fn install() {
     hooks::at_fork(before_fork, after_fork_parent, after_fork_child);
 }
 
 // The switch's lock first: its holder may wait for the solo writer, which may wait for the
-// program points' lock.
+// call tree's lock.
 extern "C" fn before_fork() {
     solo::lock_for_fork();
-    points::lock();
+    tree::lock();
     side::lock_for_fork();
     peak::lock_for_fork();
 }
@@ -30,6 +30,6 @@ extern "C" fn after_fork_child() {
 fn after_fork(child: bool) {
     peak::unlock_after_fork(child && solo::shared());
     side::unlock_after_fork();
-    points::unlock();
+    tree::unlock();
     solo::unlock_after_fork(child, thread::current().map(|s| s.tally()));
 }

@@ -5,8 +5,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::classify::{classify, verdict, Classes};
 use super::model::{
-    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost,
-    SCHEMA, SCHEMA_VERSION,
+    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
+    TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
 use super::names::{short_fn, short_path};
 use super::symbols::{Frame, Symbols};
@@ -19,6 +19,7 @@ use crate::tracking::functions::{self, SourceSite};
 use crate::tracking::header::HEADER;
 use crate::tracking::points::{self, UNIT_FULL, UNIT_SAMPLED};
 use crate::tracking::side;
+use crate::tracking::tree;
 
 /// Builds the report; alloc-probe's own allocations meanwhile are not counted.
 pub(crate) fn build() -> Report {
@@ -33,21 +34,22 @@ pub(crate) fn build() -> Report {
     };
     let rate = clock::ns_per_tick();
     let stack_limit = settings::stack_limit();
-    let mut symbols = Symbols::default();
+    let mut stacks = Stacks::default();
     let mut by_site: HashMap<(String, u32, String), Classes> = HashMap::new();
     let mut by_fn_site: HashMap<(u32, String, u32, String), Classes> = HashMap::new();
-    let mut stacks = Vec::new();
+    let mut out: Vec<StackReport> = Vec::new();
+    let mut by_node: HashMap<u32, usize> = HashMap::new();
 
     for id in 1..=points::count() {
         let Some(p) = points::get(id) else { continue };
         if p.c.blocks.get() == 0 {
             continue;
         }
-        let (frames, site_at) = point_frames(&mut symbols, p);
-        let (site_phys, site) = site_of(&frames, site_at);
-        let c = classify(p, site_phys, epoch, unit);
-        let key = (short_path(&site.file), site.line, site.function.clone());
-        let func = p.c.function.load(Relaxed);
+        let st = stacks.stack(p.leaf);
+        let site = stacks.frame(st.site_frame);
+        let c = classify(p, st.site_phys, epoch, unit);
+        let key = (site.file.clone(), site.line, site.function.clone());
+        let func = p.function.load(Relaxed);
         if func != 0 {
             by_fn_site
                 .entry((func - 1, key.0.clone(), key.1, key.2.clone()))
@@ -55,18 +57,10 @@ pub(crate) fn build() -> Report {
                 .add(&c);
         }
         by_site.entry(key).or_default().add(&c);
-        stacks.push(StackReport {
-            frames: frames
-                .iter()
-                .enumerate()
-                .map(|(i, (phys, f))| FrameReport {
-                    function: f.function.clone(),
-                    file: short_path(&f.file),
-                    line: f.line,
-                    inlined: frames.get(i + 1).is_some_and(|(next, _)| next == phys),
-                })
-                .collect(),
-            site: site_at,
+        // Stacks whose frames print alike (different return addresses on one line) are one.
+        let row = StackReport {
+            node: st.node,
+            site: st.site,
             allocs: c.blocks,
             bytes: c.bytes,
             live: c.leaked,
@@ -78,7 +72,14 @@ pub(crate) fn build() -> Report {
             max_blocks: c.max_blocks,
             gmax_bytes: c.gmax_bytes,
             gmax_blocks: c.gmax_blocks,
-        });
+        };
+        match by_node.get(&st.node) {
+            Some(&i) => add_stack(&mut out[i], &row),
+            None => {
+                by_node.insert(st.node, out.len());
+                out.push(row);
+            }
+        }
     }
 
     let mut sites: Vec<SiteReport> = by_site
@@ -118,7 +119,7 @@ pub(crate) fn build() -> Report {
             .then(b.bytes.cmp(&a.bytes))
             .then_with(|| (&a.file, a.line).cmp(&(&b.file, b.line)))
     });
-    stacks.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
+    out.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
 
     let binary = std::env::current_exe()
         .ok()
@@ -141,7 +142,190 @@ pub(crate) fn build() -> Report {
         stats,
         sites,
         functions,
-        stacks,
+        frames: stacks.tables.frames,
+        nodes: stacks.tables.nodes,
+        stacks: out,
+    }
+}
+
+/// Adds stack `b`'s figures to `a`'s.
+fn add_stack(a: &mut StackReport, b: &StackReport) {
+    a.allocs += b.allocs;
+    a.bytes += b.bytes;
+    a.live += b.live;
+    a.live_bytes += b.live_bytes;
+    a.stack_avoidable += b.stack_avoidable;
+    a.escaped += b.escaped;
+    a.total_lifetime_ns += b.total_lifetime_ns;
+    a.max_bytes += b.max_bytes;
+    a.max_blocks += b.max_blocks;
+    a.gmax_bytes += b.gmax_bytes;
+    a.gmax_blocks += b.gmax_blocks;
+}
+
+/// Where a point's stack sits in the report: its node, its site among its frames, and the
+/// site's frame and physical frame.
+struct Placed {
+    node: u32,
+    site: usize,
+    site_frame: u32,
+    site_phys: usize,
+}
+
+/// The report's stacks as they are made from the call tree: each return address symbolised
+/// once, each call-tree node placed in the report's tree once.
+#[derive(Default)]
+struct Stacks {
+    symbols: Symbols,
+    tables: Tables,
+    /// Each return address's logical frames, innermost first, as frame-table indices.
+    by_ip: HashMap<usize, Vec<u32>>,
+    /// Each call-tree node's report node: the whole path from the root, every frame kept.
+    by_node: HashMap<u32, u32>,
+    /// Of each frame in the table: whether it is alloc-probe's, internal (see
+    /// [`Frame::is_internal`]), and in `std`.
+    kinds: Vec<Kind>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Kind {
+    probe: bool,
+    internal: bool,
+    std: bool,
+}
+
+impl Stacks {
+    fn frame(&self, i: u32) -> &FrameReport {
+        &self.tables.frames[i as usize]
+    }
+
+    /// The logical frames at return address `ip`, innermost first.
+    fn frames_at(&mut self, ip: usize) -> &[u32] {
+        if !self.by_ip.contains_key(&ip) {
+            let truncated = [Frame {
+                function: "(truncated)".into(),
+                file: String::new(),
+                line: 0,
+            }];
+            let fs = if ip == tree::TRUNCATED {
+                &truncated[..]
+            } else {
+                self.symbols.frames(ip)
+            };
+            let mut ids = Vec::with_capacity(fs.len());
+            for (i, f) in fs.iter().enumerate() {
+                let id = self.tables.frame(&FrameReport {
+                    function: f.function.clone(),
+                    file: short_path(&f.file),
+                    line: f.line,
+                    inlined: i + 1 < fs.len(),
+                });
+                if id as usize == self.kinds.len() {
+                    self.kinds.push(Kind {
+                        probe: f.is_probe(),
+                        internal: f.is_internal(),
+                        std: f.function.trim_start_matches('<').starts_with("std::"),
+                    });
+                }
+                ids.push(id);
+            }
+            self.by_ip.insert(ip, ids);
+        }
+        &self.by_ip[&ip]
+    }
+
+    /// The report node of call-tree node `id`'s whole path (0 for none).
+    fn path(&mut self, id: u32) -> u32 {
+        // The nodes up to the first one already placed, then placed from the root down.
+        let mut chain = Vec::new();
+        let mut cur = id;
+        let mut node = 0;
+        while cur != 0 {
+            if let Some(&n) = self.by_node.get(&cur) {
+                node = n;
+                break;
+            }
+            chain.push(cur);
+            cur = tree::node(cur).parent;
+        }
+        for &t in chain.iter().rev() {
+            let frames = self.frames_at(tree::node(t).ip).to_vec();
+            for &f in frames.iter().rev() {
+                node = self.tables.node(node, f);
+            }
+            self.by_node.insert(t, node);
+        }
+        node
+    }
+
+    /// Places the stack ending at call-tree node `leaf`: alloc-probe's own frames at the top
+    /// dropped, its site the first frame of the program's own; for allocations the standard
+    /// library makes on its own (start-up, panics, backtraces), its first `std` frame, which
+    /// says what for.
+    fn stack(&mut self, leaf: u32) -> Placed {
+        // The stack's frames from the innermost, with their physical frame and call-tree node,
+        // up to the site.
+        let mut seen: Vec<(u32, usize, u32, usize)> = Vec::new(); // (frame, phys, node, inline index)
+        let (mut first, mut site, mut std_site) = (None, None, None);
+        let (mut id, mut phys) = (leaf, 0);
+        while id != 0 && site.is_none() {
+            let frames = self.frames_at(tree::node(id).ip).to_vec();
+            for (j, &f) in frames.iter().enumerate() {
+                let kind = self.kinds[f as usize];
+                if first.is_none() {
+                    if kind.probe {
+                        continue;
+                    }
+                    first = Some(seen.len());
+                }
+                if site.is_none() && !kind.internal {
+                    site = Some(seen.len());
+                }
+                if std_site.is_none() && kind.std {
+                    std_site = Some(seen.len());
+                }
+                seen.push((f, phys, id, j));
+            }
+            id = tree::node(id).parent;
+            phys += 1;
+        }
+        let Some(first) = first else {
+            return Placed {
+                node: 0,
+                site: 0,
+                site_frame: self.unknown(),
+                site_phys: 0,
+            };
+        };
+        let at = site.or(std_site).unwrap_or(first);
+        // The stack's node: its first kept frame's, under the path of that frame's callers.
+        let (_, _, t, j) = seen[first];
+        let caller = self.path(tree::node(t).parent);
+        let group = self.frames_at(tree::node(t).ip).to_vec();
+        let mut node = caller;
+        for &f in group[j..].iter().rev() {
+            node = self.tables.node(node, f);
+        }
+        Placed {
+            node,
+            site: at - first,
+            site_frame: seen[at].0,
+            site_phys: seen[at].1,
+        }
+    }
+
+    /// The frame of a site that could not be found.
+    fn unknown(&mut self) -> u32 {
+        let id = self.tables.frame(&FrameReport {
+            function: "[unknown]".into(),
+            file: String::new(),
+            line: 0,
+            inlined: false,
+        });
+        if id as usize == self.kinds.len() {
+            self.kinds.push(Kind::default());
+        }
+        id
     }
 }
 
@@ -167,56 +351,15 @@ fn tracking_cost(mode: Mode, stats: &Stats) -> TrackingCost {
     }
 }
 
-fn site_of(frames: &[(usize, Frame)], at: usize) -> (usize, Frame) {
-    frames.get(at).cloned().unwrap_or((
-        0,
-        Frame {
-            function: "[unknown]".into(),
-            file: String::new(),
-            line: 0,
-        },
-    ))
-}
-
-/// Logical frames of a point with their physical index, alloc-probe's own frames dropped,
-/// and the index of the site among them.
-fn point_frames(symbols: &mut Symbols, p: &points::Point) -> (Vec<(usize, Frame)>, usize) {
-    let mut frames: Vec<(usize, Frame)> = Vec::new();
-    for (i, &ip) in p.ips().iter().enumerate() {
-        for f in symbols.frames(ip) {
-            frames.push((i, f.clone()));
-        }
-    }
-    let first_own = frames.iter().take_while(|(_, f)| f.is_probe()).count();
-    frames.drain(..first_own);
-    // The first frame of the program's own; for allocations the standard library makes on
-    // its own (start-up, panics, backtraces), its first `std` frame, which says what for.
-    let site_at = frames
-        .iter()
-        .position(|(_, f)| !f.is_internal())
-        .or_else(|| {
-            frames
-                .iter()
-                .position(|(_, f)| f.function.trim_start_matches('<').starts_with("std::"))
-        })
-        .unwrap_or(0);
-    (frames, site_at)
-}
-
 /// `file:line in function (Nx)` for the sites of these points, for budget messages.
-pub(crate) fn sites_of_points(points: &[u32]) -> Vec<String> {
-    let mut symbols = Symbols::default();
+pub(crate) fn sites_of_points(ids: &[u32]) -> Vec<String> {
+    let mut stacks = Stacks::default();
     let mut seen: Vec<(String, usize)> = Vec::new();
-    for &id in points {
+    for &id in ids {
         let Some(p) = points::get(id) else { continue };
-        let (frames, at) = point_frames(&mut symbols, p);
-        let (_, f) = site_of(&frames, at);
-        let s = format!(
-            "{}:{} in {}",
-            short_path(&f.file),
-            f.line,
-            short_fn(&f.function)
-        );
+        let st = stacks.stack(p.leaf);
+        let f = stacks.frame(st.site_frame);
+        let s = format!("{}:{} in {}", f.file, f.line, short_fn(&f.function));
         match seen.iter_mut().find(|(k, _)| *k == s) {
             Some((_, n)) => *n += 1,
             None => seen.push((s, 1)),

@@ -13,8 +13,7 @@
 //! * **leaked**: still live when the report is made.
 
 use super::units::{percent, Bytes};
-use crate::counters::Counter;
-use crate::tracking::points::Point;
+use crate::tracking::points::{Point, IN_CALL};
 
 /// A point's figures, unweighted to whole (estimated, in `sampled` mode) counts.
 #[derive(Debug, Default, Clone, Copy)]
@@ -44,16 +43,17 @@ pub(crate) struct Classes {
 pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> Classes {
     let c = &p.c;
     let w = |v: u64| (v + unit / 2) / unit;
-    let live_upto = |h: &[Counter]| -> u64 {
-        h[..=site_frame.min(h.len() - 1)]
-            .iter()
-            .map(|a| a.get())
-            .sum()
-    };
+    // Blocks that stayed inside the site's frame: freed while it, or a frame inside it, ran.
+    let (mut stayed, mut small) = (0u64, 0u64);
+    for (k, e) in p.stayed.entries() {
+        if k == IN_CALL || k as usize <= site_frame {
+            stayed += e.all.get();
+            small += e.small.get();
+        }
+    }
     let blocks = w(c.blocks.get());
-    let non_escaping = w(live_upto(&p.live_from) + c.freed_in_call.get()).min(blocks);
-    let stack_avoidable =
-        w(live_upto(&p.small_live_from) + c.small_freed_in_call.get()).min(non_escaping);
+    let non_escaping = w(stayed).min(blocks);
+    let stack_avoidable = w(small).min(non_escaping);
     let at_peak = c.change_epoch.get() < epoch;
     let (gmax_blocks, gmax_bytes) = if at_peak {
         (c.live(), c.curr_bytes.get())

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::model::{FrameReport, Report};
+use super::model::{FrameReport, NodeReport, Report};
 
 /// Average lifetimes at or below this many microseconds count as short-lived, as in dhat-rs.
 const SHORT_LIVED_US: u64 = 500;
@@ -47,18 +47,28 @@ fn dhat(r: &Report) -> DhatJson {
     let mut frame_ids: HashMap<String, usize> = HashMap::new();
     let mut pps: Vec<PpInfoJson> = Vec::new();
     let mut pp_ids: HashMap<Vec<usize>, usize> = HashMap::new();
-    for s in &r.stacks {
-        let fs: Vec<usize> = s
-            .frames
-            .iter()
-            .map(|f| {
-                let text = frame_text(f);
-                *frame_ids.entry(text).or_insert_with_key(|text| {
-                    ftbl.push(text.clone());
-                    ftbl.len() - 1
-                })
+    // Each report frame's entry in the frame table: frames that print alike share one.
+    let entry: Vec<usize> = r
+        .frames
+        .iter()
+        .map(|f| {
+            *frame_ids.entry(frame_text(f)).or_insert_with_key(|text| {
+                ftbl.push(text.clone());
+                ftbl.len() - 1
             })
-            .collect();
+        })
+        .collect();
+    let frame_of = |node: &NodeReport| entry.get(node.frame as usize).copied().unwrap_or(0);
+    for s in &r.stacks {
+        let mut fs: Vec<usize> = Vec::new();
+        let mut id = s.node;
+        while let Some(n) = id.checked_sub(1).and_then(|i| r.nodes.get(i as usize)) {
+            if fs.len() > r.nodes.len() {
+                break; // a loop in a malformed report
+            }
+            fs.push(frame_of(n));
+            id = n.parent;
+        }
         let at = *pp_ids.entry(fs.clone()).or_insert_with(|| {
             pps.push(PpInfoJson {
                 fs,
@@ -158,13 +168,17 @@ mod tests {
 
     #[test]
     fn stacks_that_print_alike_become_one_program_point() {
-        let stack = |allocs| StackReport {
-            frames: vec![FrameReport {
+        // Two frames that differ only in what the viewer is not shown.
+        let frames = |inlined| {
+            vec![FrameReport {
                 function: "x::f".into(),
                 file: "src/x.rs".into(),
                 line: 3,
-                inlined: false,
-            }],
+                inlined,
+            }]
+        };
+        let stack = |allocs| StackReport {
+            node: 0,
             site: 0,
             allocs,
             bytes: allocs * 8,
@@ -178,10 +192,11 @@ mod tests {
             gmax_bytes: 0,
             gmax_blocks: 0,
         };
-        let r = Report {
-            stacks: vec![stack(2), stack(3)],
-            ..crate::report::merge::empty()
-        };
+        let r = crate::report::merge::with_stacks(vec![
+            (frames(false), stack(2)),
+            (frames(true), stack(3)),
+        ]);
+        assert_eq!(r.nodes.len(), 2);
         let d = dhat(&r);
         assert_eq!(d.ftbl, ["[root]", "0x0: x::f (src/x.rs:3)"]);
         assert_eq!(d.pps.len(), 1);

@@ -111,8 +111,8 @@ fn collapsed(r: &Report, cost: FlameCost) -> Vec<String> {
         if n == 0 {
             continue;
         }
-        let names: Vec<String> = s
-            .frames
+        let names: Vec<String> = r
+            .frames_of(s)
             .iter()
             .rev()
             .map(|f| f.function.replace(';', ","))
@@ -158,24 +158,27 @@ mod tests {
 
     #[test]
     fn collapses_root_first_and_merges_equal_stacks() {
-        let stack = |leaf: &str, allocs| StackReport {
-            frames: [leaf, "x::caller", "x::main"]
+        let stack = |leaf: &str, line, allocs| {
+            let frames = [leaf, "x::caller", "x::main"]
                 .iter()
                 .map(|f| FrameReport {
                     function: f.to_string(),
                     file: String::new(),
-                    line: 0,
+                    line,
                     inlined: false,
                 })
-                .collect(),
-            site: 0,
-            allocs,
-            ..StackReport::default()
+                .collect();
+            let s = StackReport {
+                allocs,
+                ..StackReport::default()
+            };
+            (frames, s)
         };
-        let r = Report {
-            stacks: vec![stack("<[u8; 4]>::f", 2), stack("<[u8; 4]>::f", 3)],
-            ..crate::report::merge::empty()
-        };
+        // Lines are not drawn: the two stacks are one.
+        let r = crate::report::merge::with_stacks(vec![
+            stack("<[u8; 4]>::f", 1, 2),
+            stack("<[u8; 4]>::f", 2, 3),
+        ]);
         assert_eq!(
             collapsed(&r, FlameCost::Blocks),
             ["x::main;x::caller;<[u8, 4]>::f 5"]

@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::model::{Report, SCHEMA, SCHEMA_VERSION};
+use serde::Deserialize;
+
+use super::model::{FrameReport, Report, StackReport, SCHEMA, SCHEMA_VERSION};
 
 impl Report {
     /// Writes the JSON report (schema [`SCHEMA`], version [`SCHEMA_VERSION`]).
@@ -24,7 +26,7 @@ fn write(r: &Report, path: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    serde_json::to_writer_pretty(&mut f, r)?;
+    serde_json::to_writer(&mut f, r)?;
     f.write_all(b"\n")?;
     f.flush()
 }
@@ -35,7 +37,7 @@ fn read(path: &Path) -> Result<Report, String> {
     if text.iter().all(u8::is_ascii_whitespace) {
         return Err(format!("{name}: empty file, not an alloc-probe report"));
     }
-    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
         if e.is_eof() {
             format!("{name}: truncated JSON ({e})")
         } else {
@@ -47,14 +49,34 @@ fn read(path: &Path) -> Result<Report, String> {
             "{name}: not an alloc-probe report (no \"schema\": \"{SCHEMA}\")"
         ));
     }
-    match value.get("version").and_then(|v| v.as_u64()) {
+    let version = match value.get("version").and_then(|v| v.as_u64()) {
         Some(v) if v > u64::from(SCHEMA_VERSION) => {
             return Err(format!(
                 "{name}: report schema version {v} is newer than this alloc-probe reads ({SCHEMA_VERSION}); upgrade alloc-probe"
             ))
         }
-        Some(_) => {}
+        Some(v) => v,
         None => return Err(format!("{name}: report has no schema version")),
+    };
+    if version < 2 {
+        let stacks = value
+            .get_mut("stacks")
+            .map(|s| std::mem::replace(s, serde_json::Value::Array(Vec::new())))
+            .unwrap_or_default();
+        let stacks: Vec<V1Stack> = serde_json::from_value(stacks)
+            .map_err(|e| format!("{name}: malformed report: stacks: {e}"))?;
+        let mut r: Report =
+            serde_json::from_value(value).map_err(|e| format!("{name}: malformed report: {e}"))?;
+        r.set_stacks(stacks.into_iter().map(|s| (s.frames, s.stack)).collect());
+        return Ok(r);
     }
     serde_json::from_value(value).map_err(|e| format!("{name}: malformed report: {e}"))
+}
+
+/// A stack as version 1 wrote it: its frames in full.
+#[derive(Deserialize)]
+struct V1Stack {
+    frames: Vec<FrameReport>,
+    #[serde(flatten)]
+    stack: StackReport,
 }

@@ -12,8 +12,8 @@ use std::hash::Hash;
 
 use super::classify::{verdict, Classes};
 use super::model::{
-    FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost, SCHEMA,
-    SCHEMA_VERSION,
+    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
+    TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
 use super::names::short_fn;
 use crate::counters::Stats;
@@ -56,8 +56,18 @@ pub(crate) fn empty() -> Report {
         tracking: TrackingCost::default(),
         sites: Vec::new(),
         functions: Vec::new(),
+        frames: Vec::new(),
+        nodes: Vec::new(),
         stacks: Vec::new(),
     }
+}
+
+/// A report of these stacks, each given with its frames (innermost first).
+#[cfg(test)]
+pub(crate) fn with_stacks(stacks: Vec<(Vec<FrameReport>, StackReport)>) -> Report {
+    let mut r = empty();
+    r.set_stacks(stacks);
+    r
 }
 
 pub(super) fn merge(reports: &[Report]) -> Report {
@@ -82,6 +92,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     let mut sites = Table::default();
     let mut functions = Table::default();
     let mut stacks = Table::default();
+    let mut tables = Tables::default();
     for (i, r) in reports.iter().enumerate() {
         let at_peak = i == peak;
         add_stats(&mut out.stats, &r.stats);
@@ -96,12 +107,14 @@ pub(super) fn merge(reports: &[Report]) -> Report {
             add_function(merged, f);
             site_lists.push(f.sites.clone());
         }
+        let nodes = import(&mut tables, r);
         for s in &r.stacks {
-            add_stack(
-                stacks.entry(s.frames.clone(), || blank_stack(s)),
-                s,
-                at_peak,
-            );
+            let node = s
+                .node
+                .checked_sub(1)
+                .and_then(|i| nodes.get(i as usize))
+                .map_or(0, |&n| n);
+            add_stack(stacks.entry(node, || blank_stack(s, node)), s, at_peak);
         }
     }
     let live = out.tracking.header_bytes + out.tracking.stack_bytes + out.tracking.side_bytes;
@@ -133,6 +146,8 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     out.functions
         .sort_by_key(|f| std::cmp::Reverse(f.inclusive_allocs));
 
+    out.frames = tables.frames;
+    out.nodes = tables.nodes;
     out.stacks = stacks.rows;
     out.stacks
         .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
@@ -338,9 +353,50 @@ fn merge_function_sites(lists: Vec<Vec<FunctionSite>>) -> Vec<FunctionSite> {
     sites
 }
 
-fn blank_stack(s: &StackReport) -> StackReport {
+/// Report `r`'s call-tree nodes in the merged tables: for each node, its new node.
+fn import(tables: &mut Tables, r: &Report) -> Vec<u32> {
+    const TODO: u32 = u32::MAX;
+    let mut new = vec![TODO; r.nodes.len()];
+    for i in 0..r.nodes.len() {
+        // The node's callers not yet imported, innermost first, then each from the root down.
+        let mut chain = Vec::new();
+        let mut at = Some(i);
+        let mut parent = 0;
+        while let Some(j) = at {
+            if new[j] != TODO {
+                parent = new[j];
+                break;
+            }
+            if chain.len() > r.nodes.len() {
+                break; // a loop: only a malformed report has one
+            }
+            chain.push(j);
+            at = r.nodes[j]
+                .parent
+                .checked_sub(1)
+                .map(|p| p as usize)
+                .filter(|&p| p < r.nodes.len());
+        }
+        for &j in chain.iter().rev() {
+            let frame = match r.frames.get(r.nodes[j].frame as usize) {
+                Some(f) => tables.frame(f),
+                None => tables.frame(&FrameReport {
+                    function: "[unknown]".into(),
+                    file: String::new(),
+                    line: 0,
+                    inlined: false,
+                }),
+            };
+            parent = tables.node(parent, frame);
+            new[j] = parent;
+        }
+    }
+    new
+}
+
+fn blank_stack(s: &StackReport, node: u32) -> StackReport {
     StackReport {
-        frames: s.frames.clone(),
+        node,
         site: s.site,
         ..StackReport::default()
     }

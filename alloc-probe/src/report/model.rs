@@ -9,7 +9,7 @@ use crate::counters::Stats;
 /// The JSON schema's name and version, written into every report.
 pub const SCHEMA: &str = "alloc-probe-report";
 /// The version of the JSON schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything the probe knows at one moment. See [`report()`](crate::report()).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +48,13 @@ pub struct Report {
     /// One entry per `#[track_allocs]` function that was called, most allocations first.
     #[serde(default)]
     pub functions: Vec<FunctionReport>,
+    /// The distinct logical frames of the stacks, which `nodes` refer to (DHAT's frame
+    /// table, pprof's functions and lines).
+    #[serde(default)]
+    pub frames: Vec<FrameReport>,
+    /// The call tree the stacks share: a stack is a path from a root to one node.
+    #[serde(default)]
+    pub nodes: Vec<NodeReport>,
     /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
     pub stacks: Vec<StackReport>,
 }
@@ -230,12 +237,37 @@ pub struct FrameReport {
     pub inlined: bool,
 }
 
+/// One node of the call tree: a frame, called from another node. Written `[parent, frame]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "[u32; 2]", into = "[u32; 2]")]
+pub struct NodeReport {
+    /// The caller's node, as its index in [`Report::nodes`] plus one; 0 for an outermost frame.
+    pub parent: u32,
+    /// The frame, as its index in [`Report::frames`].
+    pub frame: u32,
+}
+
+impl From<[u32; 2]> for NodeReport {
+    fn from([parent, frame]: [u32; 2]) -> NodeReport {
+        NodeReport { parent, frame }
+    }
+}
+
+impl From<NodeReport> for [u32; 2] {
+    fn from(n: NodeReport) -> [u32; 2] {
+        [n.parent, n.frame]
+    }
+}
+
 /// A unique stack and its figures, for profiles.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StackReport {
-    /// Logical frames, leaf first, alloc-probe's own frames removed.
-    pub frames: Vec<FrameReport>,
-    /// Index in `frames` of the site frame.
+    /// The stack's innermost frame, as its node's index in [`Report::nodes`] plus one (0 for
+    /// an empty stack); its frames are that node's and its callers' ([`Report::frames_of`]),
+    /// alloc-probe's own frames removed.
+    #[serde(default)]
+    pub node: u32,
+    /// Index in the stack's frames (innermost first) of the site frame.
     pub site: usize,
     /// Blocks born on this stack.
     pub allocs: u64,
@@ -262,6 +294,44 @@ pub struct StackReport {
 }
 
 impl Report {
+    /// Replaces the stacks with these, each given with its frames (innermost first), and
+    /// rebuilds the frame table and the call tree from them: to keep some stacks only, or
+    /// cut them.
+    pub fn set_stacks(&mut self, stacks: Vec<(Vec<FrameReport>, StackReport)>) {
+        let mut tables = Tables::default();
+        self.stacks = stacks
+            .into_iter()
+            .map(|(frames, s)| StackReport {
+                node: tables.path(frames.iter().rev()),
+                ..s
+            })
+            .collect();
+        self.frames = tables.frames;
+        self.nodes = tables.nodes;
+    }
+
+    /// A stack's logical frames, innermost first.
+    pub fn frames_of(&self, s: &StackReport) -> Vec<&FrameReport> {
+        self.frame_ids_of(s)
+            .into_iter()
+            .filter_map(|i| self.frames.get(i as usize))
+            .collect()
+    }
+
+    /// A stack's logical frames, innermost first, as indices in [`Report::frames`].
+    pub fn frame_ids_of(&self, s: &StackReport) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut id = s.node;
+        while let Some(n) = id.checked_sub(1).and_then(|i| self.nodes.get(i as usize)) {
+            if out.len() > self.nodes.len() {
+                break; // a loop: only a malformed report has one
+            }
+            out.push(n.frame);
+            id = n.parent;
+        }
+        out
+    }
+
     /// The call sites, most blocks first.
     pub fn sites(&self) -> &[SiteReport] {
         &self.sites
@@ -289,5 +359,49 @@ impl Report {
                     || f.path.ends_with(&want)
             })
         })
+    }
+}
+
+/// Builds a report's frame table and call tree, each frame and node once.
+#[derive(Default)]
+pub(crate) struct Tables {
+    pub frames: Vec<FrameReport>,
+    pub nodes: Vec<NodeReport>,
+    frame_ids: std::collections::HashMap<FrameReport, u32>,
+    node_ids: std::collections::HashMap<NodeReport, u32>,
+}
+
+impl Tables {
+    /// The index of frame `f`, added if new.
+    pub(crate) fn frame(&mut self, f: &FrameReport) -> u32 {
+        if let Some(&i) = self.frame_ids.get(f) {
+            return i;
+        }
+        let i = self.frames.len() as u32;
+        self.frames.push(f.clone());
+        self.frame_ids.insert(f.clone(), i);
+        i
+    }
+
+    /// The node (index plus one) of frame `frame` called from node `parent`, added if new.
+    pub(crate) fn node(&mut self, parent: u32, frame: u32) -> u32 {
+        let n = NodeReport { parent, frame };
+        *self.node_ids.entry(n).or_insert_with(|| {
+            self.nodes.push(n);
+            self.nodes.len() as u32
+        })
+    }
+
+    /// The node of a stack given by its frames, outermost first.
+    pub(crate) fn path<'a>(
+        &mut self,
+        outermost_first: impl Iterator<Item = &'a FrameReport>,
+    ) -> u32 {
+        let mut node = 0;
+        for f in outermost_first {
+            let frame = self.frame(f);
+            node = self.node(node, frame);
+        }
+        node
     }
 }

@@ -83,7 +83,7 @@ fn profile(r: &Report, now: SystemTime) -> Profile {
         has_inline_frames: true,
         ..Mapping::default()
     }];
-    let sample = r.stacks.iter().map(|s| b.sample(s)).collect();
+    let sample = r.stacks.iter().map(|s| b.sample(r, s)).collect();
     let mut comment = vec![
         b.str(&format!("alloc-probe {}", env!("CARGO_PKG_VERSION"))),
         b.str(&format!("mode: {}", r.mode)),
@@ -124,7 +124,7 @@ struct Builder {
     functions: Vec<Function>,
     function_ids: HashMap<(String, String), u64>,
     locations: Vec<Location>,
-    location_ids: HashMap<Vec<FrameReport>, u64>,
+    location_ids: HashMap<Vec<u32>, u64>,
 }
 
 impl Builder {
@@ -165,12 +165,13 @@ impl Builder {
     }
 
     /// The location of one machine frame: `group` is its logical frames, callee first.
-    fn location(&mut self, group: &[FrameReport]) -> u64 {
+    fn location(&mut self, r: &Report, group: &[u32]) -> u64 {
         if let Some(&id) = self.location_ids.get(group) {
             return id;
         }
         let line = group
             .iter()
+            .filter_map(|&i| r.frames.get(i as usize))
             .map(|f| Line {
                 function_id: self.function(f),
                 line: i64::from(f.line),
@@ -188,15 +189,17 @@ impl Builder {
         id
     }
 
-    fn sample(&mut self, s: &StackReport) -> Sample {
+    fn sample(&mut self, r: &Report, s: &StackReport) -> Sample {
+        let frames = r.frame_ids_of(s);
         // From the site outwards; a stack without a site frame keeps all of them.
-        let from = if s.site < s.frames.len() { s.site } else { 0 };
+        let from = if s.site < frames.len() { s.site } else { 0 };
         // Split into machine frames: a run of inlined frames ends at the frame they ran in.
         let mut location_id = Vec::new();
         let mut start = from;
-        for (i, f) in s.frames.iter().enumerate().skip(from) {
-            if !f.inlined || i + 1 == s.frames.len() {
-                location_id.push(self.location(&s.frames[start..=i]));
+        for (i, &f) in frames.iter().enumerate().skip(from) {
+            let inlined = r.frames.get(f as usize).is_some_and(|f| f.inlined);
+            if !inlined || i + 1 == frames.len() {
+                location_id.push(self.location(r, &frames[start..=i]));
                 start = i + 1;
             }
         }
@@ -369,22 +372,22 @@ mod tests {
 
     #[test]
     fn shares_locations_and_starts_at_the_site() {
-        let stack = |site_line, allocs, bytes| StackReport {
-            frames: vec![
+        let stack = |site_line, allocs, bytes| {
+            let frames = vec![
                 frame("alloc::alloc::alloc", 1),
                 frame("x::site", site_line),
                 frame("x::main", 9),
-            ],
-            site: 1,
-            allocs,
-            bytes,
-            escaped: allocs,
-            ..StackReport::default()
+            ];
+            let s = StackReport {
+                site: 1,
+                allocs,
+                bytes,
+                escaped: allocs,
+                ..StackReport::default()
+            };
+            (frames, s)
         };
-        let r = Report {
-            stacks: vec![stack(3, 2, 64), stack(4, 1, 8)],
-            ..crate::report::merge::empty()
-        };
+        let r = crate::report::merge::with_stacks(vec![stack(3, 2, 64), stack(4, 1, 8)]);
         let p = profile(&r, UNIX_EPOCH);
         assert_eq!(p.string_table[0], "");
         assert_eq!(p.sample.len(), 2);
@@ -403,17 +406,16 @@ mod tests {
     fn inlined_frames_are_lines_of_one_location() {
         let mut inlined = frame("x::helper", 5);
         inlined.inlined = true;
-        let r = Report {
-            stacks: vec![StackReport {
-                frames: vec![inlined, frame("x::caller", 12), frame("x::main", 9)],
+        let r = crate::report::merge::with_stacks(vec![(
+            vec![inlined, frame("x::caller", 12), frame("x::main", 9)],
+            StackReport {
                 site: 0,
                 allocs: 1,
                 bytes: 8,
                 escaped: 1,
                 ..StackReport::default()
-            }],
-            ..crate::report::merge::empty()
-        };
+            },
+        )]);
         let p = profile(&r, UNIX_EPOCH);
         assert_eq!(p.sample[0].location_id, [1, 2]);
         let lines: Vec<i64> = p.location[0].line.iter().map(|l| l.line).collect();

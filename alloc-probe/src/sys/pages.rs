@@ -25,6 +25,33 @@ pub(crate) fn map_zeroed(bytes: usize) -> *mut u8 {
     }
 }
 
+/// Reserves address space for up to `max` bytes, lazily committed as it is written: halves
+/// the request while the kernel refuses it (strict overcommit accounting), down to `min`.
+/// Returns the mapping and its length, or null.
+pub(crate) fn reserve(max: usize, min: usize) -> (*mut u8, usize) {
+    let mut bytes = max;
+    while bytes >= min {
+        let p = map_zeroed(bytes);
+        if !p.is_null() {
+            return (p, bytes);
+        }
+        bytes /= 2;
+    }
+    (ptr::null_mut(), 0)
+}
+
+/// Gives the pages of `bytes` at `p` back to the kernel but keeps the mapping: reading them
+/// later sees zeros, and costs nothing until written.
+///
+/// # Safety
+/// `p` and `bytes` lie inside a mapping from [`map_zeroed`], page-aligned, whose contents no
+/// longer matter.
+pub(crate) unsafe fn discard(p: *mut u8, bytes: usize) {
+    // SAFETY: the caller's contract; MADV_DONTNEED on a private anonymous mapping refills
+    // with zeros.
+    unsafe { libc::madvise(p.cast(), bytes, libc::MADV_DONTNEED) };
+}
+
 /// Gives back `bytes` mapped by [`map_zeroed`] at `p`.
 ///
 /// # Safety

@@ -7,11 +7,13 @@
 //! is done again by the DWARF unwinder. Symbols are resolved later, only for unique stacks,
 //! when a report is made.
 
+use super::tree;
 use crate::sys::stack::{stack_pointer, FRAME_POINTERS};
 use crate::sys::unwind;
 
-/// The deepest stack kept (frames closest to the allocation).
-pub(crate) const MAX_FRAMES: usize = 48;
+/// The deepest stack kept: deeper ones keep the frames closest to the allocation and are
+/// marked as cut (`Captured::truncated`), which reports show as a `(truncated)` root frame.
+pub(crate) const MAX_FRAMES: usize = 256;
 
 /// A captured stack.
 ///
@@ -26,21 +28,11 @@ pub(crate) struct Captured {
     /// Whether the walk reached the outermost frame (rather than a depth limit or a function
     /// without frame pointers).
     pub complete: bool,
-    /// A hash of `len`, `ips` and `frames` (see [`hash`]); not filled in by a walk that
-    /// matched its guess.
-    pub hash: u64,
-}
-
-impl Captured {
-    pub(crate) const fn new() -> Captured {
-        Captured {
-            len: 0,
-            ips: [0; MAX_FRAMES + 1],
-            frames: [0; MAX_FRAMES],
-            complete: false,
-            hash: 0,
-        }
-    }
+    /// Whether the walk stopped at [`MAX_FRAMES`] with frames left.
+    pub truncated: bool,
+    /// A 128-bit hash of `len`, `ips`, `frames` and `truncated` (see [`Hash`]): what
+    /// identifies the stack's program point on the allocator path.
+    pub hash: Hash,
 }
 
 /// Whether `fp` can be read as a frame record inside `[lo, hi)`.
@@ -49,39 +41,14 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
     fp >= lo && fp.is_multiple_of(std::mem::align_of::<usize>()) && fp.saturating_add(16) <= hi
 }
 
-/// A stack a walk expects to find: the last one captured from the same place (see
-/// [`capture`]). Only the first `len` frames and `len + 1` return addresses count.
-#[derive(Clone, Copy)]
-pub(crate) struct Guess<'a> {
-    pub len: usize,
-    pub ips: &'a [usize; MAX_FRAMES + 1],
-    pub frames: &'a [u32; MAX_FRAMES],
-}
-
-impl Guess<'static> {
-    /// A guess no walk matches.
-    pub(crate) fn none() -> Guess<'static> {
-        static IPS: [usize; MAX_FRAMES + 1] = [0; MAX_FRAMES + 1];
-        static FRAMES: [u32; MAX_FRAMES] = [0; MAX_FRAMES];
-        Guess {
-            len: usize::MAX,
-            ips: &IPS,
-            frames: &FRAMES,
-        }
-    }
-}
-
 /// Captures the stack from the frame record at `start` outwards: `ips[0]` is the return
 /// address saved there. The allocator path passes its entry function's frame, so the walk does
 /// not step through alloc-probe's own frames (reports drop them by symbol anyway).
 /// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
 /// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
 ///
-/// `guess` is told `ips[0]` and names the stack the walk will likely find. The walk compares
-/// each frame with it as it goes, which costs no time it would wait for anyway (each step
-/// waits for the load of the next frame's address), and returns true if the whole stack is
-/// the guess, frame for frame. Otherwise it returns false and fills in `out.hash`, which a
-/// matched walk leaves as it was.
+/// The hash is computed as the walk goes, which costs no time it would wait for anyway: each
+/// step waits for the load of the next frame's address, longer than a hash step takes.
 ///
 /// The outermost frame is not always marked: the main thread's `main` is called by C code
 /// that leaves the frame-pointer register as it pleases, so its walks end in a word that is
@@ -90,17 +57,11 @@ impl Guess<'static> {
 ///
 /// Inlined into the allocator path, as is `first_live`.
 #[inline(always)]
-pub(crate) fn capture<'g>(
-    start: usize,
-    lo: usize,
-    hi: usize,
-    bottom: &mut usize,
-    out: &mut Captured,
-    guess: impl FnOnce(usize) -> Guess<'g>,
-) -> bool {
+pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, out: &mut Captured) {
     let mut fp = start;
     let mut n = 0;
     out.complete = false;
+    out.truncated = false;
     out.len = 0;
     // Without frame pointers in this build the register may hold any stack address, and a
     // walk from it would read locals as return addresses (see `build.rs`).
@@ -118,9 +79,7 @@ pub(crate) fn capture<'g>(
     // word-aligned, with 16 bytes left.
     let ip0 = unsafe { *((fp + 8) as *const usize) };
     out.ips[0] = ip0;
-    let g = guess(ip0);
-    // Any difference from the guess, OR-ed together.
-    let mut diff = ip0 ^ g.ips[0];
+    let mut h = Hash::start(ip0);
     // A record at `next` is readable when `fp < next <= top` and `next` is word-aligned: above
     // the last one (so at least `lo`), and 16 bytes below the stack's end.
     let top = hi - 16;
@@ -140,7 +99,7 @@ pub(crate) fn capture<'g>(
         let rel = (hi - next) as u32;
         out.frames[n] = rel;
         out.ips[n + 1] = next_ra;
-        diff |= (next_ra ^ g.ips[n + 1]) | (rel ^ g.frames[n]) as usize;
+        h = h.step(next_ra, rel);
         n += 1;
         fp = next;
         if next_ra == 0 {
@@ -149,17 +108,15 @@ pub(crate) fn capture<'g>(
         }
     }
     out.len = n;
+    // SAFETY: `fp` is the last frame record validated in the loop.
+    out.truncated = n == MAX_FRAMES && !out.complete && unsafe { *(fp as *const usize) } != 0;
     // `fp` is now the outermost frame reached.
     if fp >= *bottom || n == MAX_FRAMES {
         *bottom = (*bottom).max(fp);
     } else if !out.complete && unwound_from(Some(start), hi, out) {
-        return false; // (without an unwinder, the walk's stack stands)
+        return; // (without an unwinder, the walk's stack stands)
     }
-    if diff == 0 && n == g.len {
-        return true;
-    }
-    out.hash = hash(out);
-    false
+    out.hash = h.finish(n, out.truncated);
 }
 
 /// [`capture`] by the unwinder alone; an empty stack where there is none. Without frame
@@ -167,26 +124,50 @@ pub(crate) fn capture<'g>(
 /// library's `main` wrapper's: the unwinder is not told it.
 #[cold]
 #[inline(never)]
-fn unwound(start: usize, hi: usize, out: &mut Captured) -> bool {
+fn unwound(start: usize, hi: usize, out: &mut Captured) {
     if !unwound_from(FRAME_POINTERS.then_some(start), hi, out) {
         out.ips[0] = 0;
         out.hash = hash(out);
     }
-    false
 }
 
-/// One frame's step of a stack's hash: cheap, with no multiply in the loop-carried chain.
-#[inline(always)]
-fn hash_step(h: u64, ip: usize, rel: u32) -> u64 {
-    h.rotate_left(9) ^ ip as u64 ^ (u64::from(rel) << 24)
+/// A stack's 128-bit hash: two lanes, each a multiply-xor chain over the frames (a step
+/// takes less time than the walk's wait for the next frame), each finished with a full
+/// avalanche. The allocator path takes two stacks with the same hash for the same stack
+/// without comparing their frames: two of a million distinct stacks share a hash with odds
+/// near 2^-88, against the frame-by-frame comparison's cost of a cache miss per frame.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(crate) struct Hash(pub u64, pub u64);
+
+impl Hash {
+    #[inline(always)]
+    fn start(ip0: usize) -> Hash {
+        Hash(
+            ip0 as u64 ^ 0x243F_6A88_85A3_08D3,
+            (ip0 as u64).rotate_left(32),
+        )
+    }
+
+    #[inline(always)]
+    fn step(self, ip: usize, rel: u32) -> Hash {
+        let (ip, rel) = (ip as u64, u64::from(rel));
+        Hash(
+            (self.0 ^ ip).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ rel,
+            (self.1.rotate_left(27) ^ ip ^ (rel << 32)).wrapping_mul(0xC2B2_AE3D_27D4_EB4F),
+        )
+    }
+
+    #[inline(always)]
+    fn finish(self, len: usize, truncated: bool) -> Hash {
+        let len = len as u64 | u64::from(truncated) << 63;
+        Hash(fmix(self.0 ^ len), fmix(self.1 ^ len.rotate_left(17)))
+    }
 }
 
-/// The last step of a stack's hash: a full avalanche (murmur3's fmix64), so that every bit
-/// reaches the low bits the index uses: a difference in the high bits of the running hash
-/// (an early frame's return address, rotated there by the later steps) must reach them too.
+/// murmur3's fmix64: every input bit reaches every output bit, the low bits the index uses
+/// included.
 #[inline(always)]
-fn finish(h: u64, len: usize) -> u64 {
-    let mut h = h ^ len as u64;
+fn fmix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -194,57 +175,61 @@ fn finish(h: u64, len: usize) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The hash of a captured stack, by which `points` finds its program point.
-pub(crate) fn hash(c: &Captured) -> u64 {
-    let mut h = c.ips[0] as u64;
+/// The hash of a captured stack, as [`capture`] computes it.
+pub(crate) fn hash(c: &Captured) -> Hash {
+    let mut h = Hash::start(c.ips[0]);
     for n in 0..c.len {
-        h = hash_step(h, c.ips[n + 1], c.frames[n]);
+        h = h.step(c.ips[n + 1], c.frames[n]);
     }
-    finish(h, c.len)
+    h.finish(c.len, c.truncated)
 }
 
-/// The first index `i` such that frame `i` of a captured stack (`frames[i]`, saved return
-/// address `ips[i + 1]`) is still live on this thread's stack, or `frames.len()` if none is.
-/// Frames are nested, so every frame after it is live too.
+/// The first index `k` such that frame `k` of the stack ending at call-tree node `leaf` is
+/// still live on this thread's stack, or `None` if none is. Frame `k` is the frame record
+/// of the function at the stack's `k`-th return address (its node's `rel`), which holds the
+/// caller's return address (the parent node's `ip`). Frames are nested, so every frame after
+/// it is live too.
 ///
 /// A frame is live when the current frame-pointer chain passes through its address and the
 /// return address saved there is the same: stale words left in the stack by returned calls
 /// are never mistaken for frames, because only addresses on the current chain are read.
 #[inline(always)]
-pub(crate) fn first_live(
-    start: usize,
-    frames: &[u32],
-    ips: &[usize],
-    lo: usize,
-    hi: usize,
-) -> usize {
+pub(crate) fn first_live(start: usize, leaf: u32, lo: usize, hi: usize) -> Option<u32> {
     // Without frame pointers there is no chain to follow (see `build.rs`): no frame is known
     // to be live.
     if !FRAME_POINTERS {
-        return frames.len();
+        return None;
     }
     // Any frame on the current chain will do: the allocator entry's, not this function's.
     let mut cur = start;
-    // Both sequences ascend: captured frames from the leaf outwards, the chain likewise.
-    for (i, &rel) in frames.iter().enumerate() {
-        let want = hi.wrapping_sub(rel as usize);
+    let mut node = tree::node(leaf);
+    // Both sequences ascend: the stack's frames from the leaf outwards, the chain likewise.
+    let mut k = 0;
+    while node.parent != 0 {
+        let caller = tree::node(node.parent);
+        if caller.ip == tree::TRUNCATED {
+            return None; // the outermost kept frame: its record is unknown
+        }
+        let want = hi.wrapping_sub(node.rel as usize);
         while valid(cur, lo, hi) && cur < want {
             // SAFETY: `cur` is a frame record on this thread's current chain.
             let next = unsafe { *(cur as *const usize) };
             if next <= cur {
-                return frames.len(); // end of the chain, or a function without a frame record
+                return None; // end of the chain, or a function without a frame record
             }
             cur = next;
         }
         if !valid(cur, lo, hi) {
-            return frames.len();
+            return None;
         }
         // SAFETY: as above.
-        if cur == want && unsafe { *((cur + 8) as *const usize) } == ips[i + 1] {
-            return i;
+        if cur == want && unsafe { *((cur + 8) as *const usize) } == caller.ip {
+            return Some(k);
         }
+        node = caller;
+        k += 1;
     }
-    frames.len()
+    None
 }
 
 /// Which frames at the top of the unwound stack, alloc-probe's own, [`unwound_from`] leaves
@@ -275,6 +260,7 @@ fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
     out.complete = false;
     // Two passes (this is the rare, slow path): the first finds out whether `start` is a
     // frame record on the chain.
+    out.truncated = false;
     let mut skip = Skip::Count(3);
     if let Some(start) = start {
         let mut found = false;
@@ -301,7 +287,11 @@ fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
             return true;
         }
         let n = kept;
-        if ip == 0 || n > MAX_FRAMES {
+        if n > MAX_FRAMES {
+            out.truncated = true;
+            return false;
+        }
+        if ip == 0 {
             return false;
         }
         out.ips[n] = ip;
@@ -322,7 +312,11 @@ fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
         return false;
     };
     out.len = kept.saturating_sub(1);
-    out.complete = complete;
-    out.hash = if kept == 0 { 0 } else { hash(out) };
+    out.complete = complete && !out.truncated;
+    out.hash = if kept == 0 {
+        Hash::default()
+    } else {
+        hash(out)
+    };
     true
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::calls::Calls;
 use super::capture::Captured;
-use super::points::{Guesses, Recent, UNIT_FULL};
+use super::points::{Recent, UNIT_FULL};
 use super::sampler::Sampler;
 use crate::sys::{clock, stack};
 
@@ -46,10 +46,8 @@ pub(crate) struct Tracker {
     /// A coarse clock for block lifetimes (see [`Tracker::now`]).
     clock: u64,
     clock_events: u32,
-    /// The program points of the stacks this thread captured lately, by stack and by where
-    /// the walk started.
+    /// The program points of the stacks this thread captured lately.
     pub recent: Recent,
-    pub guesses: Guesses,
 }
 
 impl Tracker {
