@@ -41,7 +41,7 @@ pub(crate) fn born(
         &mut tracker.bottom,
         &mut tracker.cap,
     );
-    let Some((id, p)) = tracker.recent.point(&tracker.cap) else {
+    let Some((id, p)) = tracker.recent.point(&tracker.cap, &mut tracker.path) else {
         return Header::default();
     };
     let n = size as u64;

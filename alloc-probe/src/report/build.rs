@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::classify::{classify, verdict, Classes};
 use super::model::{
-    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
+    Fast, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
     TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
 use super::names::{short_fn, short_path};
@@ -38,7 +38,7 @@ pub(crate) fn build() -> Report {
     let mut by_site: HashMap<(String, u32, String), Classes> = HashMap::new();
     let mut by_fn_site: HashMap<(u32, String, u32, String), Classes> = HashMap::new();
     let mut out: Vec<StackReport> = Vec::new();
-    let mut by_node: HashMap<u32, usize> = HashMap::new();
+    let mut by_node: HashMap<u32, usize, Fast> = HashMap::default();
 
     for id in 1..=points::count() {
         let Some(p) = points::get(id) else { continue };
@@ -143,6 +143,7 @@ pub(crate) fn build() -> Report {
         sites,
         functions,
         frames: stacks.tables.frames,
+        locations: stacks.tables.locations,
         nodes: stacks.tables.nodes,
         stacks: out,
     }
@@ -178,10 +179,11 @@ struct Placed {
 struct Stacks {
     symbols: Symbols,
     tables: Tables,
-    /// Each return address's logical frames, innermost first, as frame-table indices.
-    by_ip: HashMap<usize, Vec<u32>>,
+    /// Each return address's logical frames, innermost first, as frame-table indices, and
+    /// its machine frame.
+    by_ip: HashMap<usize, (Vec<u32>, u32), Fast>,
     /// Each call-tree node's report node: the whole path from the root, every frame kept.
-    by_node: HashMap<u32, u32>,
+    by_node: HashMap<u32, u32, Fast>,
     /// Of each frame in the table: whether it is alloc-probe's, internal (see
     /// [`Frame::is_internal`]), and in `std`.
     kinds: Vec<Kind>,
@@ -199,8 +201,8 @@ impl Stacks {
         &self.tables.frames[i as usize]
     }
 
-    /// The logical frames at return address `ip`, innermost first.
-    fn frames_at(&mut self, ip: usize) -> &[u32] {
+    /// The logical frames at return address `ip`, innermost first, and their machine frame.
+    fn at(&mut self, ip: usize) -> &(Vec<u32>, u32) {
         if !self.by_ip.contains_key(&ip) {
             let truncated = [Frame {
                 function: "(truncated)".into(),
@@ -229,7 +231,8 @@ impl Stacks {
                 }
                 ids.push(id);
             }
-            self.by_ip.insert(ip, ids);
+            let location = self.tables.location(&ids);
+            self.by_ip.insert(ip, (ids, location));
         }
         &self.by_ip[&ip]
     }
@@ -249,10 +252,8 @@ impl Stacks {
             cur = tree::node(cur).parent;
         }
         for &t in chain.iter().rev() {
-            let frames = self.frames_at(tree::node(t).ip).to_vec();
-            for &f in frames.iter().rev() {
-                node = self.tables.node(node, f);
-            }
+            let location = self.at(tree::node(t).ip).1;
+            node = self.tables.node(node, location);
             self.by_node.insert(t, node);
         }
         node
@@ -269,7 +270,7 @@ impl Stacks {
         let (mut first, mut site, mut std_site) = (None, None, None);
         let (mut id, mut phys) = (leaf, 0);
         while id != 0 && site.is_none() {
-            let frames = self.frames_at(tree::node(id).ip).to_vec();
+            let frames = self.at(tree::node(id).ip).0.clone();
             for (j, &f) in frames.iter().enumerate() {
                 let kind = self.kinds[f as usize];
                 if first.is_none() {
@@ -301,11 +302,13 @@ impl Stacks {
         // The stack's node: its first kept frame's, under the path of that frame's callers.
         let (_, _, t, j) = seen[first];
         let caller = self.path(tree::node(t).parent);
-        let group = self.frames_at(tree::node(t).ip).to_vec();
-        let mut node = caller;
-        for &f in group[j..].iter().rev() {
-            node = self.tables.node(node, f);
-        }
+        let (group, whole) = self.at(tree::node(t).ip).clone();
+        let location = if j == 0 {
+            whole
+        } else {
+            self.tables.location(&group[j..])
+        };
+        let node = self.tables.node(caller, location);
         Placed {
             node,
             site: at - first,

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::model::{FrameReport, NodeReport, Report};
+use super::model::{FrameReport, Report};
 
 /// Average lifetimes at or below this many microseconds count as short-lived, as in dhat-rs.
 const SHORT_LIVED_US: u64 = 500;
@@ -58,17 +58,12 @@ fn dhat(r: &Report) -> DhatJson {
             })
         })
         .collect();
-    let frame_of = |node: &NodeReport| entry.get(node.frame as usize).copied().unwrap_or(0);
     for s in &r.stacks {
-        let mut fs: Vec<usize> = Vec::new();
-        let mut id = s.node;
-        while let Some(n) = id.checked_sub(1).and_then(|i| r.nodes.get(i as usize)) {
-            if fs.len() > r.nodes.len() {
-                break; // a loop in a malformed report
-            }
-            fs.push(frame_of(n));
-            id = n.parent;
-        }
+        let fs: Vec<usize> = r
+            .frame_ids_of(s)
+            .into_iter()
+            .map(|f| entry.get(f as usize).copied().unwrap_or(0))
+            .collect();
         let at = *pp_ids.entry(fs.clone()).or_insert_with(|| {
             pps.push(PpInfoJson {
                 fs,

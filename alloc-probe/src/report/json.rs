@@ -67,16 +67,47 @@ fn read(path: &Path) -> Result<Report, String> {
             .map_err(|e| format!("{name}: malformed report: stacks: {e}"))?;
         let mut r: Report =
             serde_json::from_value(value).map_err(|e| format!("{name}: malformed report: {e}"))?;
-        r.set_stacks(stacks.into_iter().map(|s| (s.frames, s.stack)).collect());
+        r.set_stacks(stacks.into_iter().map(V1Stack::into_parts).collect());
         return Ok(r);
     }
     serde_json::from_value(value).map_err(|e| format!("{name}: malformed report: {e}"))
 }
 
-/// A stack as version 1 wrote it: its frames in full.
+/// A stack as version 1 wrote it: an object, with its frames in full.
 #[derive(Deserialize)]
 struct V1Stack {
     frames: Vec<FrameReport>,
-    #[serde(flatten)]
-    stack: StackReport,
+    site: usize,
+    allocs: u64,
+    bytes: u64,
+    live: u64,
+    live_bytes: u64,
+    stack_avoidable: u64,
+    escaped: u64,
+    total_lifetime_ns: u64,
+    max_bytes: u64,
+    max_blocks: u64,
+    gmax_bytes: u64,
+    gmax_blocks: u64,
+}
+
+impl V1Stack {
+    fn into_parts(self) -> (Vec<FrameReport>, StackReport) {
+        let stack = StackReport {
+            node: 0,
+            site: self.site,
+            allocs: self.allocs,
+            bytes: self.bytes,
+            live: self.live,
+            live_bytes: self.live_bytes,
+            stack_avoidable: self.stack_avoidable,
+            escaped: self.escaped,
+            total_lifetime_ns: self.total_lifetime_ns,
+            max_bytes: self.max_bytes,
+            max_blocks: self.max_blocks,
+            gmax_bytes: self.gmax_bytes,
+            gmax_blocks: self.gmax_blocks,
+        };
+        (self.frames, stack)
+    }
 }

@@ -57,6 +57,7 @@ pub(crate) fn empty() -> Report {
         sites: Vec::new(),
         functions: Vec::new(),
         frames: Vec::new(),
+        locations: Vec::new(),
         nodes: Vec::new(),
         stacks: Vec::new(),
     }
@@ -147,6 +148,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
         .sort_by_key(|f| std::cmp::Reverse(f.inclusive_allocs));
 
     out.frames = tables.frames;
+    out.locations = tables.locations;
     out.nodes = tables.nodes;
     out.stacks = stacks.rows;
     out.stacks
@@ -356,6 +358,27 @@ fn merge_function_sites(lists: Vec<Vec<FunctionSite>>) -> Vec<FunctionSite> {
 /// Report `r`'s call-tree nodes in the merged tables: for each node, its new node.
 fn import(tables: &mut Tables, r: &Report) -> Vec<u32> {
     const TODO: u32 = u32::MAX;
+    let unknown = FrameReport {
+        function: "[unknown]".into(),
+        file: String::new(),
+        line: 0,
+        inlined: false,
+    };
+    let frames: Vec<u32> = r.frames.iter().map(|f| tables.frame(f)).collect();
+    let locations: Vec<u32> = r
+        .locations
+        .iter()
+        .map(|l| {
+            let ids: Vec<u32> = l
+                .iter()
+                .map(|&f| match frames.get(f as usize) {
+                    Some(&id) => id,
+                    None => tables.frame(&unknown),
+                })
+                .collect();
+            tables.location(&ids)
+        })
+        .collect();
     let mut new = vec![TODO; r.nodes.len()];
     for i in 0..r.nodes.len() {
         // The node's callers not yet imported, innermost first, then each from the root down.
@@ -378,16 +401,14 @@ fn import(tables: &mut Tables, r: &Report) -> Vec<u32> {
                 .filter(|&p| p < r.nodes.len());
         }
         for &j in chain.iter().rev() {
-            let frame = match r.frames.get(r.nodes[j].frame as usize) {
-                Some(f) => tables.frame(f),
-                None => tables.frame(&FrameReport {
-                    function: "[unknown]".into(),
-                    file: String::new(),
-                    line: 0,
-                    inlined: false,
-                }),
+            let location = match locations.get(r.nodes[j].location as usize) {
+                Some(&l) => l,
+                None => {
+                    let f = tables.frame(&unknown);
+                    tables.location(&[f])
+                }
             };
-            parent = tables.node(parent, frame);
+            parent = tables.node(parent, location);
             new[j] = parent;
         }
     }

@@ -1,6 +1,8 @@
 //! The report's data, as the JSON report writes it: every field's meaning is here (the
 //! schema, `docs/formats.md`).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::names;
@@ -52,7 +54,12 @@ pub struct Report {
     /// table, pprof's functions and lines).
     #[serde(default)]
     pub frames: Vec<FrameReport>,
-    /// The call tree the stacks share: a stack is a path from a root to one node.
+    /// The machine frames of the stacks: each a run of `frames` indices, innermost first,
+    /// of calls inlined into the last (pprof's locations).
+    #[serde(default)]
+    pub locations: Vec<Vec<u32>>,
+    /// The call tree the stacks share, one node per machine frame: a stack is a path from a
+    /// root to one node.
     #[serde(default)]
     pub nodes: Vec<NodeReport>,
     /// One entry per unique stack, for profiles (pprof, DHAT, flame graphs).
@@ -237,35 +244,38 @@ pub struct FrameReport {
     pub inlined: bool,
 }
 
-/// One node of the call tree: a frame, called from another node. Written `[parent, frame]`.
+/// One node of the call tree: a machine frame, called from another node. Written
+/// `[parent, location]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "[u32; 2]", into = "[u32; 2]")]
 pub struct NodeReport {
     /// The caller's node, as its index in [`Report::nodes`] plus one; 0 for an outermost frame.
     pub parent: u32,
-    /// The frame, as its index in [`Report::frames`].
-    pub frame: u32,
+    /// The machine frame, as its index in [`Report::locations`].
+    pub location: u32,
 }
 
 impl From<[u32; 2]> for NodeReport {
-    fn from([parent, frame]: [u32; 2]) -> NodeReport {
-        NodeReport { parent, frame }
+    fn from([parent, location]: [u32; 2]) -> NodeReport {
+        NodeReport { parent, location }
     }
 }
 
 impl From<NodeReport> for [u32; 2] {
     fn from(n: NodeReport) -> [u32; 2] {
-        [n.parent, n.frame]
+        [n.parent, n.location]
     }
 }
 
-/// A unique stack and its figures, for profiles.
+/// A unique stack and its figures, for profiles. The JSON writes it as an array of its
+/// fields in order (a program has hundreds of thousands of stacks: their names would be most
+/// of the file).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StackRow", into = "StackRow")]
 pub struct StackReport {
     /// The stack's innermost frame, as its node's index in [`Report::nodes`] plus one (0 for
     /// an empty stack); its frames are that node's and its callers' ([`Report::frames_of`]),
     /// alloc-probe's own frames removed.
-    #[serde(default)]
     pub node: u32,
     /// Index in the stack's frames (innermost first) of the site frame.
     pub site: usize,
@@ -293,6 +303,63 @@ pub struct StackReport {
     pub gmax_blocks: u64,
 }
 
+/// [`StackReport`] as the JSON writes it: its fields in order.
+type StackRow = (
+    u32,
+    usize,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+    u64,
+);
+
+impl From<StackRow> for StackReport {
+    fn from(r: StackRow) -> StackReport {
+        StackReport {
+            node: r.0,
+            site: r.1,
+            allocs: r.2,
+            bytes: r.3,
+            live: r.4,
+            live_bytes: r.5,
+            stack_avoidable: r.6,
+            escaped: r.7,
+            total_lifetime_ns: r.8,
+            max_bytes: r.9,
+            max_blocks: r.10,
+            gmax_bytes: r.11,
+            gmax_blocks: r.12,
+        }
+    }
+}
+
+impl From<StackReport> for StackRow {
+    fn from(s: StackReport) -> StackRow {
+        (
+            s.node,
+            s.site,
+            s.allocs,
+            s.bytes,
+            s.live,
+            s.live_bytes,
+            s.stack_avoidable,
+            s.escaped,
+            s.total_lifetime_ns,
+            s.max_bytes,
+            s.max_blocks,
+            s.gmax_bytes,
+            s.gmax_blocks,
+        )
+    }
+}
+
 impl Report {
     /// Replaces the stacks with these, each given with its frames (innermost first), and
     /// rebuilds the frame table and the call tree from them: to keep some stacks only, or
@@ -307,6 +374,7 @@ impl Report {
             })
             .collect();
         self.frames = tables.frames;
+        self.locations = tables.locations;
         self.nodes = tables.nodes;
     }
 
@@ -322,11 +390,15 @@ impl Report {
     pub fn frame_ids_of(&self, s: &StackReport) -> Vec<u32> {
         let mut out = Vec::new();
         let mut id = s.node;
+        let mut steps = 0;
         while let Some(n) = id.checked_sub(1).and_then(|i| self.nodes.get(i as usize)) {
-            if out.len() > self.nodes.len() {
+            steps += 1;
+            if steps > self.nodes.len() {
                 break; // a loop: only a malformed report has one
             }
-            out.push(n.frame);
+            if let Some(l) = self.locations.get(n.location as usize) {
+                out.extend_from_slice(l);
+            }
             id = n.parent;
         }
         out
@@ -362,13 +434,15 @@ impl Report {
     }
 }
 
-/// Builds a report's frame table and call tree, each frame and node once.
+/// Builds a report's frame table, machine frames and call tree, each entry once.
 #[derive(Default)]
 pub(crate) struct Tables {
     pub frames: Vec<FrameReport>,
+    pub locations: Vec<Vec<u32>>,
     pub nodes: Vec<NodeReport>,
-    frame_ids: std::collections::HashMap<FrameReport, u32>,
-    node_ids: std::collections::HashMap<NodeReport, u32>,
+    frame_ids: HashMap<FrameReport, u32, Fast>,
+    location_ids: HashMap<Vec<u32>, u32, Fast>,
+    node_ids: HashMap<NodeReport, u32, Fast>,
 }
 
 impl Tables {
@@ -383,25 +457,93 @@ impl Tables {
         i
     }
 
-    /// The node (index plus one) of frame `frame` called from node `parent`, added if new.
-    pub(crate) fn node(&mut self, parent: u32, frame: u32) -> u32 {
-        let n = NodeReport { parent, frame };
+    /// The index of the machine frame of these frames (innermost first), added if new.
+    pub(crate) fn location(&mut self, frames: &[u32]) -> u32 {
+        if let Some(&i) = self.location_ids.get(frames) {
+            return i;
+        }
+        let i = self.locations.len() as u32;
+        self.locations.push(frames.to_vec());
+        self.location_ids.insert(frames.to_vec(), i);
+        i
+    }
+
+    /// The node (index plus one) of machine frame `location` called from node `parent`,
+    /// added if new.
+    pub(crate) fn node(&mut self, parent: u32, location: u32) -> u32 {
+        let n = NodeReport { parent, location };
         *self.node_ids.entry(n).or_insert_with(|| {
             self.nodes.push(n);
             self.nodes.len() as u32
         })
     }
 
-    /// The node of a stack given by its frames, outermost first.
+    /// The node of a stack given by its frames, outermost first: a run of frames marked
+    /// `inlined` and the frame after it are one machine frame.
     pub(crate) fn path<'a>(
         &mut self,
-        outermost_first: impl Iterator<Item = &'a FrameReport>,
+        outermost_first: impl DoubleEndedIterator<Item = &'a FrameReport>,
     ) -> u32 {
+        let ids: Vec<(u32, bool)> = outermost_first
+            .map(|f| (self.frame(f), f.inlined))
+            .collect();
         let mut node = 0;
-        for f in outermost_first {
-            let frame = self.frame(f);
-            node = self.node(node, frame);
+        let mut group: Vec<u32> = Vec::new();
+        // From the root: a machine frame starts at a frame not inlined, and takes the
+        // inlined frames that follow (its callees), innermost last here.
+        for (i, &(id, _)) in ids.iter().enumerate() {
+            group.push(id);
+            let next_inlined = ids.get(i + 1).is_some_and(|&(_, inl)| inl);
+            if !next_inlined {
+                group.reverse();
+                let loc = self.location(&group);
+                node = self.node(node, loc);
+                group.clear();
+            }
         }
         node
+    }
+}
+
+/// A fast hash for the report's tables (integers and short strings; no untrusted keys that
+/// could be chosen to collide matter here).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fast;
+
+impl std::hash::BuildHasher for Fast {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+/// FxHash's step: multiply and rotate, a word at a time.
+pub(crate) struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 }

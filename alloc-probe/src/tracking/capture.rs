@@ -7,13 +7,9 @@
 //! is done again by the DWARF unwinder. Symbols are resolved later, only for unique stacks,
 //! when a report is made.
 
-use super::tree;
+use super::tree::{self, MAX_FRAMES};
 use crate::sys::stack::{stack_pointer, FRAME_POINTERS};
 use crate::sys::unwind;
-
-/// The deepest stack kept: deeper ones keep the frames closest to the allocation and are
-/// marked as cut (`Captured::truncated`), which reports show as a `(truncated)` root frame.
-pub(crate) const MAX_FRAMES: usize = 256;
 
 /// A captured stack.
 ///

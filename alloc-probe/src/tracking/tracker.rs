@@ -8,6 +8,7 @@ use super::calls::Calls;
 use super::capture::Captured;
 use super::points::{Recent, UNIT_FULL};
 use super::sampler::Sampler;
+use super::tree::Path;
 use crate::sys::{clock, stack};
 
 /// Reading the time-stamp counter costs as much as the rest of recording a block in a
@@ -48,6 +49,8 @@ pub(crate) struct Tracker {
     clock_events: u32,
     /// The program points of the stacks this thread captured lately.
     pub recent: Recent,
+    /// The path of the last stack this thread added to the call tree.
+    pub path: Path,
 }
 
 impl Tracker {

@@ -6,11 +6,13 @@
 //! Nodes are added under a spin lock and never freed; lookups take no lock. Nothing here
 //! allocates through the global allocator.
 
-use std::sync::atomic::{AtomicU32, Ordering::*};
-
 use super::arena::Arena;
 use super::index::Index;
 use crate::sys::spin::SpinLock;
+
+/// The deepest stack kept: deeper ones keep the frames closest to the allocation and are
+/// marked as cut, with a [`TRUNCATED`] root.
+pub(crate) const MAX_FRAMES: usize = 256;
 
 /// The return address of the root of a stack cut at the depth limit: reports show it as a
 /// `(truncated)` frame, as Go's profiles do.
@@ -38,8 +40,6 @@ static NONE: Node = Node {
 static NODES: Arena<Node> = Arena::new();
 static INDEX: Index = Index::new();
 static LOCK: SpinLock = SpinLock::new();
-/// The node of the `(truncated)` root, once made.
-static TRUNCATED_ROOT: AtomicU32 = AtomicU32::new(0);
 
 /// The node with id `id`, or one that matches nothing for 0.
 #[inline(always)]
@@ -51,10 +51,12 @@ pub(crate) fn node(id: u32) -> &'static Node {
     }
 }
 
+/// A node's hash, every input bit mixed into the low bits the index uses.
 fn hash(parent: u32, ip: usize, rel: u32) -> u64 {
-    let k = (ip as u64) ^ (u64::from(parent) << 32 | u64::from(rel)).rotate_left(17);
-    let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    h ^ (h >> 29)
+    let mut h = (ip as u64) ^ (u64::from(parent) << 32 | u64::from(rel)).rotate_left(17);
+    h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The node for a frame, added if new; 0 if there is no room.
@@ -93,29 +95,58 @@ fn add(h: u64, parent: u32, ip: usize, rel: u32) -> u32 {
     }
 }
 
+/// The path from the root of the last stack a thread added, with its nodes: the next new
+/// stack of the thread shares most of its callers, whose nodes are then found without a
+/// lookup. Starts zeroed (an empty path).
+pub(crate) struct Path {
+    len: usize,
+    /// `(ip, rel, node)` from the root; the `(truncated)` root counts as a level.
+    levels: [(usize, u32, u32); MAX_FRAMES + 2],
+}
+
 /// The node of a stack's innermost frame, adding what is new; 0 if there is no room. The
 /// stack is given as a walk captures it (see `capture::Captured`): return addresses `ips`,
 /// innermost first, and the frame record of each but the last (`frames`, one fewer);
-/// `truncated` if it was cut at the depth limit.
-pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool) -> u32 {
-    let mut parent = 0;
-    if truncated {
-        parent = TRUNCATED_ROOT.load(Relaxed);
-        if parent == 0 {
-            parent = intern(0, TRUNCATED, 0);
-            if parent == 0 {
-                return 0;
-            }
-            TRUNCATED_ROOT.store(parent, Relaxed);
+/// `truncated` if it was cut at the depth limit. `path` is the thread's last path, which
+/// this one replaces.
+pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, path: &mut Path) -> u32 {
+    // Levels from the root: the `(truncated)` root first if cut, then the outermost frame.
+    let root = usize::from(truncated);
+    let depth = root + ips.len();
+    let level = |d: usize| -> (usize, u32) {
+        if d < root {
+            (TRUNCATED, 0)
+        } else {
+            let i = ips.len() - 1 - (d - root);
+            (ips[i], frames.get(i).copied().unwrap_or(0))
         }
+    };
+    // The levels shared with the last path keep its nodes.
+    let mut d = 0;
+    let mut parent = 0;
+    let shared = path.len.min(depth).min(path.levels.len());
+    while d < shared {
+        let (ip, rel) = level(d);
+        let (pip, prel, node) = path.levels[d];
+        if (ip, rel) != (pip, prel) {
+            break;
+        }
+        parent = node;
+        d += 1;
     }
-    for (i, &ip) in ips.iter().enumerate().rev() {
-        let rel = frames.get(i).copied().unwrap_or(0);
+    while d < depth {
+        let (ip, rel) = level(d);
         parent = intern(parent, ip, rel);
         if parent == 0 {
+            path.len = 0;
             return 0;
         }
+        if let Some(l) = path.levels.get_mut(d) {
+            *l = (ip, rel, parent);
+        }
+        d += 1;
     }
+    path.len = depth;
     parent
 }
 
