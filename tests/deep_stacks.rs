@@ -87,5 +87,8 @@ fn a_stack_past_the_depth_limit_is_marked_cut() {
         .unwrap();
     let text = std::fs::read_to_string(&svg).unwrap();
     let _ = std::fs::remove_file(&svg);
-    assert!(text.contains("(truncated)"), "the flame graph shows the cut");
+    assert!(
+        text.contains("(truncated)"),
+        "the flame graph shows the cut"
+    );
 }

@@ -40,6 +40,7 @@ pub(crate) fn born(
         tracker.hi,
         &mut tracker.bottom,
         &mut tracker.cap,
+        &mut tracker.rules,
     );
     let Some((id, p)) = tracker.recent.point(&tracker.cap, &mut tracker.path) else {
         return Header::default();

@@ -7,9 +7,12 @@
 //! is done again by the DWARF unwinder. Symbols are resolved later, only for unique stacks,
 //! when a report is made.
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 use super::tree::{self, MAX_FRAMES};
+use crate::sys::env;
 use crate::sys::stack::{stack_pointer, FRAME_POINTERS};
-use crate::sys::unwind;
+use crate::sys::unwind::{self, Rules};
 
 /// A captured stack.
 ///
@@ -53,7 +56,14 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
 ///
 /// Inlined into the allocator path, as is `first_live`.
 #[inline(always)]
-pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, out: &mut Captured) {
+pub(crate) fn capture(
+    start: usize,
+    lo: usize,
+    hi: usize,
+    bottom: &mut usize,
+    out: &mut Captured,
+    rules: &mut Rules,
+) {
     let mut fp = start;
     let mut n = 0;
     out.complete = false;
@@ -62,14 +72,14 @@ pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, ou
     // Without frame pointers in this build the register may hold any stack address, and a
     // walk from it would read locals as return addresses (see `build.rs`).
     if !FRAME_POINTERS {
-        return unwound(start, hi, out);
+        return unwound(start, lo, hi, out, rules);
     }
     // A frame record the walk may start from lies above the stack pointer. Anything else came
     // from a register that holds no frame pointer (a build without them): the unwinder then
     // captures the stack, the slow way. (`first_live` goes without this test, which it would
     // pay on every free: its walk stays within the thread's stack bounds all the same.)
     if !valid(fp, lo, hi) || fp < stack_pointer() {
-        return unwound(start, hi, out);
+        return unwound(start, lo, hi, out, rules);
     }
     // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
     // word-aligned, with 16 bytes left.
@@ -109,19 +119,29 @@ pub(crate) fn capture(start: usize, lo: usize, hi: usize, bottom: &mut usize, ou
     // `fp` is now the outermost frame reached.
     if fp >= *bottom || n == MAX_FRAMES {
         *bottom = (*bottom).max(fp);
-    } else if !out.complete && unwound_from(Some(start), hi, out) {
+    } else if !out.complete && unwound_from(Some(start), lo, hi, out, rules) {
         return; // (without an unwinder, the walk's stack stands)
     }
     out.hash = h.finish(n, out.truncated);
 }
+
+/// Whether a build without frame pointers said so on stderr.
+static HINTED: AtomicBool = AtomicBool::new(false);
 
 /// [`capture`] by the unwinder alone; an empty stack where there is none. Without frame
 /// pointers in this build, `start` may be any caller's frame record, e.g. the standard
 /// library's `main` wrapper's: the unwinder is not told it.
 #[cold]
 #[inline(never)]
-fn unwound(start: usize, hi: usize, out: &mut Captured) {
-    if !unwound_from(FRAME_POINTERS.then_some(start), hi, out) {
+fn unwound(start: usize, lo: usize, hi: usize, out: &mut Captured, rules: &mut Rules) {
+    if !FRAME_POINTERS && !HINTED.swap(true, Relaxed) {
+        env::warn(&[
+            b"alloc-probe: built without frame pointers, so every stack comes from the DWARF \
+              unwinder (a few times slower) and the frame test is off; for the fast path \
+              build with RUSTFLAGS=\"-C force-frame-pointers=yes\" (see the README)\n",
+        ]);
+    }
+    if !unwound_from(FRAME_POINTERS.then_some(start), lo, hi, out, rules) {
         out.ips[0] = 0;
         out.hash = hash(out);
     }
@@ -251,7 +271,13 @@ enum Skip {
 /// frame pointers, where it may be any caller's: skipping below it could drop the program's
 /// own frames). Returns false where there is no unwinder.
 #[inline(never)]
-fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
+fn unwound_from(
+    start: Option<usize>,
+    lo: usize,
+    hi: usize,
+    out: &mut Captured,
+    rules: &mut Rules,
+) -> bool {
     out.len = 0;
     out.complete = false;
     // Two passes (this is the rare, slow path): the first finds out whether `start` is a
@@ -260,7 +286,7 @@ fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
     let mut skip = Skip::Count(3);
     if let Some(start) = start {
         let mut found = false;
-        let known = unwind::walk(|_, cfa| {
+        let known = unwind::walk_with(rules, lo, hi, |_, cfa| {
             let record = cfa.saturating_sub(16);
             found = record == start;
             record < start
@@ -273,7 +299,7 @@ fn unwound_from(start: Option<usize>, hi: usize, out: &mut Captured) -> bool {
         }
     }
     let (mut seen, mut kept) = (0usize, 0usize);
-    let walked = unwind::walk(|ip, cfa| {
+    let walked = unwind::walk_with(rules, lo, hi, |ip, cfa| {
         seen += 1;
         let ours = match skip {
             Skip::Below(start) => cfa.saturating_sub(16) < start,

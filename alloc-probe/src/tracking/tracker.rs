@@ -9,6 +9,7 @@ use super::capture::Captured;
 use super::points::{Recent, UNIT_FULL};
 use super::sampler::Sampler;
 use super::tree::Path;
+use crate::sys::unwind::Rules;
 use crate::sys::{clock, stack};
 
 /// Reading the time-stamp counter costs as much as the rest of recording a block in a
@@ -51,6 +52,8 @@ pub(crate) struct Tracker {
     pub recent: Recent,
     /// The path of the last stack this thread added to the call tree.
     pub path: Path,
+    /// The unwinder's rules, for stacks through functions without frame pointers.
+    pub rules: Rules,
 }
 
 impl Tracker {
