@@ -4,7 +4,8 @@
 //! The workload (`benches/deep/`) parses the Rust source of this workspace's dependencies
 //! with `syn` (the crates listed in `CORPUS`, from Cargo's own copy of them, up to
 //! `ALLOC_PROBE_DEEP_BYTES` bytes, 3.2 MB by default). Each row runs it in a fresh process;
-//! the table gives the median over `ALLOC_PROBE_BENCH_RUNS` runs (default 3) of:
+//! the table gives the median over `ALLOC_PROBE_BENCH_RUNS` runs (default 3;
+//! `ALLOC_PROBE_BENCH_SLOW_RUNS`, default 1, for dhat-rs and heaptrack) of:
 //! * the work's wall time, measured in the process, and its ratio to `System`'s;
 //! * the process's peak resident memory (`ru_maxrss`);
 //! * for alloc-probe, the tracking memory its report states, the time `report()` takes when
@@ -32,6 +33,8 @@ struct Row {
     heaptrack: bool,
     /// Reports figures of its own (alloc-probe).
     probe: bool,
+    /// Slow (dhat-rs, heaptrack): `ALLOC_PROBE_BENCH_SLOW_RUNS` runs (default 1).
+    slow: bool,
 }
 
 const SYSTEM: &str = env!("CARGO_BIN_EXE_bench-deep-system");
@@ -45,6 +48,7 @@ const ROWS: &[Row] = &[
         env: &[],
         heaptrack: false,
         probe: false,
+        slow: false,
     },
     Row {
         name: "alloc-probe counts",
@@ -52,6 +56,7 @@ const ROWS: &[Row] = &[
         env: &[("ALLOC_PROBE_MODE", "counts")],
         heaptrack: false,
         probe: true,
+        slow: false,
     },
     Row {
         name: "alloc-probe sampled",
@@ -59,6 +64,7 @@ const ROWS: &[Row] = &[
         env: &[("ALLOC_PROBE_MODE", "sampled")],
         heaptrack: false,
         probe: true,
+        slow: false,
     },
     Row {
         name: "alloc-probe full",
@@ -66,6 +72,7 @@ const ROWS: &[Row] = &[
         env: &[("ALLOC_PROBE_MODE", "full")],
         heaptrack: false,
         probe: true,
+        slow: false,
     },
     Row {
         name: "dhat-rs",
@@ -73,6 +80,7 @@ const ROWS: &[Row] = &[
         env: &[],
         heaptrack: false,
         probe: false,
+        slow: true,
     },
     Row {
         name: "heaptrack",
@@ -80,6 +88,7 @@ const ROWS: &[Row] = &[
         env: &[],
         heaptrack: true,
         probe: false,
+        slow: true,
     },
 ];
 
@@ -238,6 +247,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3usize)
         .max(1);
+    let slow_runs = std::env::var("ALLOC_PROBE_BENCH_SLOW_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
     let limit = std::env::var("ALLOC_PROBE_DEEP_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -267,7 +281,8 @@ fn main() {
         if row.heaptrack && !has_heaptrack {
             continue;
         }
-        let samples: Vec<Run> = (0..runs).map(|_| run(command(row, &args))).collect();
+        let n = if row.slow { slow_runs } else { runs };
+        let samples: Vec<Run> = (0..n).map(|_| run(command(row, &args))).collect();
         let work = median(samples.iter().map(|r| r.work_ns).collect());
         let rss = median(samples.iter().map(|r| r.max_rss).collect());
         let base = *system_ns.get_or_insert(work);
