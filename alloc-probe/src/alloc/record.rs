@@ -42,7 +42,7 @@ pub(crate) fn born(
         &mut tracker.cap,
         &mut tracker.rules,
     );
-    let Some((id, p)) = tracker.recent.point(&tracker.cap, &mut tracker.path) else {
+    let Some((id, p)) = tracker.recent.point(&tracker.cap, &mut tracker.trail) else {
         return Header::default();
     };
     let n = size as u64;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering::*};
 use super::arena::Arena;
 use super::capture::{Captured, Hash};
 use super::index::Index;
-use super::tree::{self, Path};
+use super::tree::{self, Trail};
 use crate::counters::{peak, Access, Counter};
 
 /// Weight of one block in `full` mode.
@@ -204,12 +204,12 @@ pub(crate) fn count() -> u32 {
 
 /// The id of the point of stack `c`, adding it (and its new call-tree nodes) if new; 0 if
 /// there is no room.
-pub(crate) fn intern(c: &Captured, path: &mut Path) -> u32 {
+pub(crate) fn intern(c: &Captured, trail: &mut Trail) -> u32 {
     let same = |id: u32| POINTS.at(id).hash == c.hash;
     if let Some(id) = BY_HASH.find(c.hash.0, same) {
         return id;
     }
-    let leaf = tree::leaf(&c.ips[..=c.len], &c.frames[..c.len], c.truncated, path);
+    let leaf = tree::leaf(&c.ips[..=c.len], &c.frames[..c.len], c.truncated, trail);
     if leaf == 0 {
         return 0;
     }
@@ -252,7 +252,11 @@ impl Recent {
     /// The id and point of stack `c`: the cached ones, or [`intern`]'s (then cached). `None`
     /// if it cannot be interned.
     #[inline(always)]
-    pub(crate) fn point(&mut self, c: &Captured, path: &mut Path) -> Option<(u32, &'static Point)> {
+    pub(crate) fn point(
+        &mut self,
+        c: &Captured,
+        trail: &mut Trail,
+    ) -> Option<(u32, &'static Point)> {
         let entry = &mut self.0[c.hash.1 as usize & (RECENT - 1)];
         if entry.0 == c.hash {
             // SAFETY: an entry with a stack's hash points to a program point, and points are
@@ -261,7 +265,7 @@ impl Recent {
                 return Some((entry.2, p));
             }
         }
-        let id = intern(c, path);
+        let id = intern(c, trail);
         let p = get(id)?;
         *entry = (c.hash, p as *const Point, id);
         Some((id, p))

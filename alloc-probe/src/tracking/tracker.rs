@@ -8,7 +8,7 @@ use super::calls::Calls;
 use super::capture::Captured;
 use super::points::{Recent, UNIT_FULL};
 use super::sampler::Sampler;
-use super::tree::Path;
+use super::tree::Trail;
 use crate::sys::unwind::Rules;
 use crate::sys::{clock, stack};
 
@@ -50,8 +50,8 @@ pub(crate) struct Tracker {
     clock_events: u32,
     /// The program points of the stacks this thread captured lately.
     pub recent: Recent,
-    /// The path of the last stack this thread added to the call tree.
-    pub path: Path,
+    /// The trail of the last stack this thread added to the call tree.
+    pub trail: Trail,
     /// The unwinder's rules, for stacks through functions without frame pointers.
     pub rules: Rules,
 }

@@ -95,10 +95,10 @@ fn add(h: u64, parent: u32, ip: usize, rel: u32) -> u32 {
     }
 }
 
-/// The path from the root of the last stack a thread added, with its nodes: the next new
-/// stack of the thread shares most of its callers, whose nodes are then found without a
-/// lookup. Starts zeroed (an empty path).
-pub(crate) struct Path {
+/// The trail of the last stack a thread added: its frames from the root, with their nodes.
+/// The thread's next new stack shares most of its callers, whose nodes are then found without
+/// a lookup. Starts zeroed (an empty trail).
+pub(crate) struct Trail {
     len: usize,
     /// `(ip, rel, node)` from the root; the `(truncated)` root counts as a level.
     levels: [(usize, u32, u32); MAX_FRAMES + 2],
@@ -107,9 +107,9 @@ pub(crate) struct Path {
 /// The node of a stack's innermost frame, adding what is new; 0 if there is no room. The
 /// stack is given as a walk captures it (see `capture::Captured`): return addresses `ips`,
 /// innermost first, and the frame record of each but the last (`frames`, one fewer);
-/// `truncated` if it was cut at the depth limit. `path` is the thread's last path, which
+/// `truncated` if it was cut at the depth limit. `trail` is the thread's last trail, which
 /// this one replaces.
-pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, path: &mut Path) -> u32 {
+pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, trail: &mut Trail) -> u32 {
     // Levels from the root: the `(truncated)` root first if cut, then the outermost frame.
     let root = usize::from(truncated);
     let depth = root + ips.len();
@@ -121,13 +121,13 @@ pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, path: &mut Pa
             (ips[i], frames.get(i).copied().unwrap_or(0))
         }
     };
-    // The levels shared with the last path keep its nodes.
+    // The levels shared with the last trail keep its nodes.
     let mut d = 0;
     let mut parent = 0;
-    let shared = path.len.min(depth).min(path.levels.len());
+    let shared = trail.len.min(depth).min(trail.levels.len());
     while d < shared {
         let (ip, rel) = level(d);
-        let (pip, prel, node) = path.levels[d];
+        let (pip, prel, node) = trail.levels[d];
         if (ip, rel) != (pip, prel) {
             break;
         }
@@ -138,15 +138,15 @@ pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, path: &mut Pa
         let (ip, rel) = level(d);
         parent = intern(parent, ip, rel);
         if parent == 0 {
-            path.len = 0;
+            trail.len = 0;
             return 0;
         }
-        if let Some(l) = path.levels.get_mut(d) {
+        if let Some(l) = trail.levels.get_mut(d) {
             *l = (ip, rel, parent);
         }
         d += 1;
     }
-    path.len = depth;
+    trail.len = depth;
     parent
 }
 
