@@ -144,7 +144,11 @@ fn run(mut cmd: Command) -> Run {
             .and_then(|v| v.trim().parse().ok())
     };
     Run {
-        work_ns: out.lines().next().and_then(|l| l.parse().ok()).unwrap(),
+        // heaptrack prints lines of its own first.
+        work_ns: out
+            .lines()
+            .find_map(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no time in:\n{out}")),
         wall_ns,
         max_rss: usage.ru_maxrss as u64 * 1024,
         report_ns: field("report_ns "),
