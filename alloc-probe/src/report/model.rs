@@ -76,7 +76,8 @@ fn frame_test_default() -> bool {
 pub struct TrackingCost {
     /// Block headers: 16 bytes per live block in `full` mode (none in the other modes).
     pub header_bytes: u64,
-    /// Interned stacks with their counters (one per unique allocation stack).
+    /// The call tree of the stacks, the program points (one per unique allocation stack)
+    /// with their counters, and their indexes.
     pub stack_bytes: u64,
     /// Unique stacks.
     pub stacks: u64,
