@@ -9,14 +9,14 @@
 //! and a line saying there is nothing to draw, rather than an error: a script that writes
 //! every cost for every test should not fail on a clean run.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
 use inferno::flamegraph::color::{BasicPalette, Palette};
 use inferno::flamegraph::{self, Options};
 
-use super::model::{Report, StackReport};
+use super::model::{Fast, Report, StackReport};
 
 /// What the widths of a flame graph measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,25 +103,56 @@ fn write(r: &Report, path: &Path, cost: FlameCost) -> io::Result<()> {
     out.flush()
 }
 
-/// The collapsed stacks with a non-zero cost, root first, sorted as inferno wants them.
+/// The collapsed stacks with a non-zero cost, root first, sorted as inferno wants them (stacks
+/// that share callers next to each other, callees in name order).
+///
+/// Stacks are merged and sorted as sequences of name ranks, not as strings: a program's
+/// stacks share long runs of callers, and comparing their strings compared those runs again
+/// and again (15 s for syn's 265,000 stacks).
 fn collapsed(r: &Report, cost: FlameCost) -> Vec<String> {
-    let mut stacks: BTreeMap<String, u64> = BTreeMap::new();
+    // Each distinct function name once (`;` separates frames, so it is written `,`).
+    let names: Vec<String> = r
+        .frames
+        .iter()
+        .map(|f| f.function.replace(';', ","))
+        .collect();
+    let mut sorted: Vec<&str> = names.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let rank: Vec<u32> = names
+        .iter()
+        .map(|n| sorted.binary_search(&n.as_str()).unwrap_or(0) as u32)
+        .collect();
+    let mut stacks: HashMap<Vec<u32>, u64, Fast> = HashMap::default();
     for s in &r.stacks {
         let n = cost.of(s);
         if n == 0 {
             continue;
         }
-        let names: Vec<String> = r
-            .frames_of(s)
+        let key: Vec<u32> = r
+            .frame_ids_of(s)
             .iter()
             .rev()
-            .map(|f| f.function.replace(';', ","))
+            .filter_map(|&f| rank.get(f as usize).copied())
             .collect();
-        *stacks.entry(names.join(";")).or_default() += n;
+        let total = stacks.entry(key).or_default();
+        *total = total.saturating_add(n);
     }
-    stacks
-        .into_iter()
-        .map(|(s, n)| format!("{s} {n}"))
+    let mut rows: Vec<(Vec<u32>, u64)> = stacks.into_iter().collect();
+    rows.sort_unstable();
+    rows.into_iter()
+        .map(|(key, n)| {
+            let mut line = String::new();
+            for (i, &r) in key.iter().enumerate() {
+                if i > 0 {
+                    line.push(';');
+                }
+                line.push_str(sorted[r as usize]);
+            }
+            line.push(' ');
+            line.push_str(&n.to_string());
+            line
+        })
         .collect()
 }
 
