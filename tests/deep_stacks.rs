@@ -32,16 +32,22 @@ fn leaf_400() -> u64 {
     (0..BLOCKS).map(|i| *black_box(Box::new(i))).sum()
 }
 
-/// The stacks whose site is in function `leaf`, with their frames' function names.
-fn stacks_in(r: &Report, leaf: &str) -> Vec<(StackReport, Vec<String>)> {
-    r.stacks
+/// The frames' function names of each stack whose site is in function `leaf`, after checking
+/// that those stacks hold exactly the leaf's blocks.
+fn stacks_in(r: &Report, leaf: &str) -> Vec<Vec<String>> {
+    let stacks: Vec<(&StackReport, Vec<String>)> = r
+        .stacks
         .iter()
         .filter_map(|s| {
             let frames: Vec<String> = r.frames_of(s).iter().map(|f| f.function.clone()).collect();
             let site = frames.get(s.site)?;
-            site.contains(leaf).then(|| (s.clone(), frames))
+            site.contains(leaf).then_some((s, frames))
         })
-        .collect()
+        .collect();
+    assert!(!stacks.is_empty(), "no stack at {leaf}");
+    let allocs: u64 = stacks.iter().map(|(s, _)| s.allocs).sum();
+    assert_eq!(allocs, BLOCKS, "{leaf}: counts stay exact");
+    stacks.into_iter().map(|(_, frames)| frames).collect()
 }
 
 fn count(frames: &[String], name: &str) -> usize {
@@ -52,11 +58,7 @@ fn count(frames: &[String], name: &str) -> usize {
 fn a_stack_150_frames_deep_keeps_every_frame() {
     black_box(descend(150, leaf_150));
     let r = alloc_probe::report();
-    let stacks = stacks_in(&r, "leaf_150");
-    assert!(!stacks.is_empty(), "no stack at leaf_150");
-    let allocs: u64 = stacks.iter().map(|(s, _)| s.allocs).sum();
-    assert_eq!(allocs, BLOCKS);
-    for (_, frames) in &stacks {
+    for frames in &stacks_in(&r, "leaf_150") {
         assert_eq!(count(frames, "::descend"), 150, "{frames:#?}");
         assert!(!frames.iter().any(|f| f == "(truncated)"), "{frames:#?}");
         // On past the recursion to the test's own frame.
@@ -73,11 +75,7 @@ fn a_stack_150_frames_deep_keeps_every_frame() {
 fn a_stack_past_the_depth_limit_is_marked_cut() {
     black_box(descend(400, leaf_400));
     let r = alloc_probe::report();
-    let stacks = stacks_in(&r, "leaf_400");
-    assert!(!stacks.is_empty(), "no stack at leaf_400");
-    let allocs: u64 = stacks.iter().map(|(s, _)| s.allocs).sum();
-    assert_eq!(allocs, BLOCKS, "counts stay exact on cut stacks");
-    for (_, frames) in &stacks {
+    for frames in &stacks_in(&r, "leaf_400") {
         assert_eq!(frames.last().map(String::as_str), Some("(truncated)"));
         let kept = count(frames, "::descend");
         assert!((200..400).contains(&kept), "{kept} descend frames kept");

@@ -279,8 +279,9 @@ pub(crate) fn walk_with<F: FnMut(usize, usize) -> bool>(
 }
 
 /// Unwinds the calling stack: calls `f(ip, cfa)` for each frame, from `walk`'s own frame
-/// outwards, until `f` returns false. The context of a function gives the address it will
-/// resume at and its canonical frame address (CFA), 16 bytes above its frame record.
+/// outwards, until `f` returns false. A frame comes as libgcc's context gives it: the address
+/// it will resume at, and the canonical frame address (CFA) of the frame it called, the one
+/// `ip` returns from (whose frame record, if it has one, sits 16 bytes below it).
 /// Returns whether the unwinder reached the end of the stack; `None` where there is no
 /// unwinder.
 #[inline(never)]
