@@ -15,6 +15,7 @@ fn main() {
         ("big_temporary", scenarios::big_temporary(20)),
         ("leak", scenarios::leak(30)),
         ("sent_to_thread", scenarios::sent_to_thread(64)),
+        ("sent_to_stale_thread", scenarios::sent_to_stale_thread(32)),
         ("freed_by_unwinding", scenarios::freed_by_unwinding(10)),
         ("fooled_frame_test", scenarios::fooled_frame_test(100)),
     ];

@@ -117,6 +117,21 @@ fn blocks_freed_on_another_thread_escape() {
 }
 
 #[test]
+fn lifetimes_across_threads_are_read_on_one_clock() {
+    let start = std::time::Instant::now();
+    let line = scenarios::sent_to_stale_thread(32);
+    let elapsed = start.elapsed().as_nanos() as u64;
+    let s = site(line);
+    assert_eq!((s.allocs, s.freed_elsewhere), (32, 32), "{s:#?}");
+    // Each block lived less than the scenario took: a lifetime read on the freeing thread's
+    // older clock would come out negative, and wrap to hours.
+    assert!(
+        s.total_lifetime_ns <= 32 * elapsed,
+        "{s:#?} in {elapsed} ns"
+    );
+}
+
+#[test]
 fn unwinding_frees_before_the_frame_is_gone() {
     let line = scenarios::freed_by_unwinding(10);
     let s = site(line);

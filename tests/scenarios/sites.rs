@@ -95,6 +95,33 @@ pub fn sent_to_thread(n: u32) -> u32 {
     line
 }
 
+/// `n` (at most 32) boxes freed on a thread whose clock was last read before they were born:
+/// a thread reads the clock every 64th event only, and the freeing thread does fewer.
+pub fn sent_to_stale_thread(n: u32) -> u32 {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Box<[u8; 40]>>(n as usize);
+    let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let freer = std::thread::spawn(move || {
+        drop(black_box(Box::new(0u8))); // reads this thread's clock
+        ready_tx.send(()).unwrap();
+        while let Ok(b) = rx.recv() {
+            drop(black_box(b));
+        }
+    });
+    ready_rx.recv().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    for _ in 0..64 {
+        drop(black_box(Box::new(1u8))); // this thread reads the clock again
+    }
+    let mut line = 0;
+    for _ in 0..n {
+        tx.send(black_box(Box::new([2u8; 40]))).unwrap();
+        line = line!() - 1;
+    }
+    drop(tx);
+    freer.join().unwrap();
+    line
+}
+
 #[inline(never)]
 fn panics_holding(line: &mut u32) {
     let _b = black_box(Box::new([7u64; 3]));

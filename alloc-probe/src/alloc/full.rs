@@ -1,8 +1,9 @@
 //! `full` mode: counts every event, and records every block.
 //!
-//! Every block aligned to at most 16 carries its record in a 16-byte header in front of the
-//! caller's memory, so the facts about a live block cost 16 bytes and no lookup. Over-aligned
-//! blocks keep the same record in the side table instead. A block allocated while alloc-probe
+//! Every block aligned to at most 16 carries its record in a 24-byte header in front of the
+//! caller's memory (32 bytes in front of a block aligned to 16, the record in the last 24), so
+//! the facts about a live block cost that and no lookup. Over-aligned blocks keep the same
+//! record in the side table instead. A block allocated while alloc-probe
 //! ignores its own allocations is marked so in its header, and stays uncounted wherever it is
 //! later freed.
 
@@ -50,28 +51,35 @@ impl Path for Full {
 /// Whether a block of this layout carries its record in a header.
 #[inline(always)]
 fn in_band(layout: Layout) -> bool {
-    layout.align() <= HEADER
+    layout.align() <= 16
+}
+
+/// Bytes in front of a block of this layout: the header, rounded up to its alignment.
+#[inline(always)]
+fn front(layout: Layout) -> usize {
+    if layout.align() <= 8 {
+        HEADER
+    } else {
+        32
+    }
 }
 
 /// The layout asked of the inner allocator for a block of `layout` with `size` bytes and a
 /// header.
 #[inline(always)]
 fn padded(layout: Layout, size: usize) -> Option<Layout> {
-    Layout::from_size_align(size.checked_add(HEADER)?, layout.align().max(8)).ok()
+    Layout::from_size_align(size.checked_add(front(layout))?, layout.align().max(8)).ok()
 }
 
 /// The header of the block at `user`.
 ///
 /// # Safety
-/// `user` is a block with a header: the 16 bytes before it, 8-aligned because the inner
-/// block is.
+/// `user` is a block with a header: the `HEADER` bytes before it, 8-aligned because the
+/// inner block is.
 #[inline(always)]
 unsafe fn read(user: *mut u8) -> Header {
     // SAFETY: the caller's contract.
-    unsafe {
-        let h = user.sub(HEADER) as *const u64;
-        Header::decode([h.read(), h.add(1).read()])
-    }
+    unsafe { Header::decode(user.sub(HEADER).cast::<[u64; 3]>().read()) }
 }
 
 /// Writes the header of the block at `user`.
@@ -80,13 +88,8 @@ unsafe fn read(user: *mut u8) -> Header {
 /// As for [`read`], and the block is ours to write.
 #[inline(always)]
 unsafe fn write(user: *mut u8, h: Header) {
-    let w = h.encode();
     // SAFETY: the caller's contract.
-    unsafe {
-        let p = user.sub(HEADER) as *mut u64;
-        p.write(w[0]);
-        p.add(1).write(w[1]);
-    }
+    unsafe { user.sub(HEADER).cast::<[u64; 3]>().write(h.encode()) }
 }
 
 /// Allocates through `inner`, and records the block.
@@ -134,8 +137,8 @@ unsafe fn alloc<A: GlobalAlloc>(inner: &A, layout: Layout, zeroed: bool) -> *mut
         }
         return base;
     }
-    // SAFETY: the inner block has HEADER bytes before the caller's part.
-    let user = unsafe { base.add(HEADER) };
+    // SAFETY: the inner block has `front` bytes before the caller's part.
+    let user = unsafe { base.add(front(layout)) };
     if guard::ignoring() {
         // SAFETY: `user` is a fresh block with a header.
         unsafe { write(user, Header::ignored()) };
@@ -195,8 +198,8 @@ unsafe fn dealloc<A: GlobalAlloc>(inner: &A, user: *mut u8, layout: Layout) {
     // The same computation succeeded when the block was allocated with this layout; were it
     // ever to fail, leaking the block beats panicking in the allocator.
     if let Some(l2) = padded(layout, layout.size()) {
-        // SAFETY: the inner block starts HEADER bytes before `user`, with layout `l2`.
-        unsafe { inner.dealloc(user.sub(HEADER), l2) };
+        // SAFETY: the inner block starts `front` bytes before `user`, with layout `l2`.
+        unsafe { inner.dealloc(user.sub(front(layout)), l2) };
     }
 }
 
@@ -259,9 +262,9 @@ unsafe fn realloc<A: GlobalAlloc>(
         }
         return std::ptr::null_mut();
     };
-    // SAFETY: the inner block starts HEADER bytes before `user`, with layout `old2`; the new
+    // SAFETY: the inner block starts `front` bytes before `user`, with layout `old2`; the new
     // size is non-zero and valid for the alignment (checked by `padded`).
-    let base = unsafe { inner.realloc(user.sub(HEADER), old2, new2.size()) };
+    let base = unsafe { inner.realloc(user.sub(front(layout)), old2, new2.size()) };
     if base.is_null() {
         if !ignored {
             failed();
@@ -269,7 +272,7 @@ unsafe fn realloc<A: GlobalAlloc>(
         return base;
     }
     // SAFETY: the header moved with the block.
-    let p = unsafe { base.add(HEADER) };
+    let p = unsafe { base.add(front(layout)) };
     if ignored {
         return p;
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::counters::{self, Access, Dealloc, Realloc, Section};
 use crate::sys::{clock, settings};
 use crate::thread::{self, Slot};
-use crate::tracking::header::Header;
+use crate::tracking::header::{Header, Record};
 use crate::tracking::{capture, functions, points, side};
 
 /// Records the birth of a block of `size` bytes and weight `w` at `user`, in a section of
@@ -106,23 +106,31 @@ pub(crate) fn freed(
     };
     // SAFETY: the allocator path owns this thread's state and does not re-enter.
     let tracker = unsafe { slot.tracker() };
-    c.lifetime_ticks
-        .add(h.age(tracker.now(w)).saturating_mul(w), a);
+    let own = tracker.serial == h.thread;
+    // A thread's coarse clock runs behind by up to `CLOCK_EVERY` events (see `Tracker::now`):
+    // a block born on another thread is aged by the clock itself, or its lifetime could come
+    // out negative.
+    let now = if own { tracker.now(w) } else { clock::ticks() };
+    c.lifetime_ticks.add(h.age(now).saturating_mul(w), a);
     if tracker.last_alloc == user as usize {
         c.temporary.add(w, a);
     }
     tracker.last_alloc = 0;
-    if tracker.serial != h.thread {
-        c.freed_elsewhere.add(w, a);
-        return;
-    }
     let small = !h.grown() && n <= settings::stack_limit();
     if h.invocation != 0 {
+        // Born in a tracked call: it stayed inside it if that call is running here, on
+        // whichever thread (an async call's polls move between a runtime's workers).
         if let Some(call) = tracker.calls.find(h.invocation) {
             p.stayed.add(points::IN_CALL, w, small, a);
             let (counts, access) = functions::counts_of(slot.fns(), call.index);
             counts.add_class(w, small, access);
+        } else if !own {
+            c.freed_elsewhere.add(w, a);
         }
+        return;
+    }
+    if !own {
+        c.freed_elsewhere.add(w, a);
         return;
     }
     if let Some(k) = capture::first_live(start, p.leaf, tracker.lo, tracker.hi) {
@@ -182,7 +190,7 @@ pub(crate) fn forget_last(slot: Option<&Slot>) {
 /// block's site forgets it, and with `settle` (where only blocks with an entry are counted)
 /// so do the totals.
 #[cold]
-pub(crate) fn restore(user: *mut u8, v: [u64; 3], size: usize, settle: bool) {
+pub(crate) fn restore(user: *mut u8, v: Record, size: usize, settle: bool) {
     if !side::insert(user as usize, v) {
         let slot = thread::slot();
         let section = Section::open(slot.map(Slot::tally));

@@ -19,7 +19,7 @@ use super::record;
 use crate::counters::{self, Access, Alloc, Dealloc, Realloc, Section, Tally, SHARED, SOLO};
 use crate::sys::{guard, stack};
 use crate::thread::{self, Slot};
-use crate::tracking::header::Header;
+use crate::tracking::header::{Header, Record};
 use crate::tracking::{sampler, side};
 
 /// Where a sampled block with an alignment of at most 8 sits: `TAG` bytes into an inner block
@@ -380,7 +380,7 @@ unsafe fn realloc_maybe_sampled<A: GlobalAlloc>(
 /// (`reserved`: to room taken already, see [`keep`]). Returns `moved`.
 #[cold]
 #[inline(never)]
-fn moved_sampled(p: *mut u8, moved: *mut u8, e: Realloc, v: [u64; 3], reserved: bool) -> *mut u8 {
+fn moved_sampled(p: *mut u8, moved: *mut u8, e: Realloc, v: Record, reserved: bool) -> *mut u8 {
     let slot = thread::slot();
     let section = Section::open(slot.map(Slot::tally));
     let a = section.access();

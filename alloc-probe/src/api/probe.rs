@@ -31,7 +31,7 @@ use crate::sys::settings::{self, Defaults, Mode, COUNTS, SAMPLED};
 /// allocates through the global allocator. A call the inner allocator refuses returns null,
 /// as it would have without us, and counts in [`Stats::failed`](crate::Stats::failed).
 ///
-/// In the `full` mode each block carries a 16-byte header in front of it. In the `counts`
+/// In the `full` mode each block carries a 24-byte header in front of it. In the `counts`
 /// mode blocks are passed through untouched, and in `sampled` mode all but the sampled ones:
 /// a sampled block aligned to at most 8 sits 8 bytes into an inner block 8 bytes larger,
 /// aligned to 16, so that a free can tell it from the others by its address (its record is

@@ -49,7 +49,7 @@ impl Finished {
 /// What [`push`] did.
 enum Pushed {
     /// A frame with this invocation number.
-    Frame(u32),
+    Frame(u64),
     /// Past the depth limit: counted as a call, no frame; [`pop`] still undoes it.
     Overflow,
     /// Not tracked at all (more functions than the registry holds).
@@ -63,7 +63,7 @@ enum Pushed {
 fn push(
     slot: &'static Slot,
     info: &'static FnInfo,
-    invocation: Option<u32>,
+    invocation: Option<u64>,
     count_call: bool,
 ) -> Pushed {
     // SAFETY: called from user code, not from inside the allocator; nothing here allocates.
@@ -276,9 +276,9 @@ fn budget_message(
 /// A future whose every poll runs inside the tracked call of `info`.
 pub struct Instrumented<F> {
     info: &'static FnInfo,
-    /// The thread serial and invocation of the last poll: a later poll on the same thread
-    /// continues the same invocation, so blocks freed across an `.await` match it.
-    last: Option<(u32, u32)>,
+    /// The invocation of the first poll, which every later poll continues on whichever thread
+    /// polls it, so that blocks freed across an `.await` match it.
+    invocation: Option<u64>,
     started: bool,
     totals: Finished,
     fut: F,
@@ -288,7 +288,7 @@ pub struct Instrumented<F> {
 pub fn instrument<F: Future>(info: &'static FnInfo, fut: F) -> Instrumented<F> {
     Instrumented {
         info,
-        last: None,
+        invocation: None,
         started: false,
         totals: Finished::default(),
         fut,
@@ -304,12 +304,9 @@ impl<F: Future> Future for Instrumented<F> {
         let this = unsafe { self.get_unchecked_mut() };
         let mut pushed = None;
         if let Some(slot) = thread::slot() {
-            // SAFETY: user code, not the allocator; a short read of this thread's serial.
-            let serial = unsafe { slot.tracker() }.serial;
-            let again = this.last.filter(|&(s, _)| s == serial).map(|(_, i)| i);
-            match push(slot, this.info, again, !this.started) {
+            match push(slot, this.info, this.invocation, !this.started) {
                 Pushed::Frame(inv) => {
-                    this.last = Some((serial, inv));
+                    this.invocation = Some(inv);
                     pushed = Some(slot);
                 }
                 Pushed::Overflow => pushed = Some(slot),

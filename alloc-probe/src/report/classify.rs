@@ -2,12 +2,13 @@
 //! with its reason.
 //!
 //! The classes (a contract, documented in the README):
-//! * **non-escaping**: freed on the same thread before the function that allocated it returned.
-//!   Inside a `#[track_allocs]` call that function is the call, matched by invocation;
-//!   elsewhere it is the site's frame, tested by frame address and saved return address.
+//! * **non-escaping**: freed before the function that allocated it returned. Inside a
+//!   `#[track_allocs]` call that function is the call, matched by invocation on whichever
+//!   thread frees the block; elsewhere it is the site's frame, on the block's own thread,
+//!   tested by frame address and saved return address.
 //! * **stack-avoidable**: non-escaping, never grown, and no larger than the stack limit.
 //! * **escaped**: every other block: freed after the function returned, freed on another
-//!   thread, or not freed (yet).
+//!   thread (outside its tracked call), or not freed (yet).
 //! * **temporary**: freed as the very next allocator event of its thread (heaptrack's
 //!   definition; a realloc's release of the old address counts too).
 //! * **leaked**: still live when the report is made.

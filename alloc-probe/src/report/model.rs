@@ -74,7 +74,7 @@ fn frame_test_default() -> bool {
 /// Memory alloc-probe uses for tracking, beside the program's own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrackingCost {
-    /// Block headers: 16 bytes per live block in `full` mode (none in the other modes).
+    /// Block headers: 24 bytes per live block in `full` mode (none in the other modes).
     pub header_bytes: u64,
     /// The call tree of the stacks, the program points (one per unique allocation stack)
     /// with their counters, and their indexes.

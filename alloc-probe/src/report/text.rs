@@ -6,6 +6,7 @@ use super::model::{Report, SiteReport};
 use super::names::short_fn;
 use super::units::{thousands, Bytes, Percent};
 use crate::counters::Stats;
+use crate::tracking::header::HEADER;
 
 /// How much the table shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -93,9 +94,9 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             Bytes(r.tracking.stack_bytes + r.tracking.side_bytes),
             thousands(r.tracking.stacks),
             if r.tracking.header_bytes > 0 {
-                ", plus a 16 B header per live block"
+                format!(", plus a {HEADER} B header per live block")
             } else {
-                ""
+                String::new()
             },
         )?;
     }

@@ -1,8 +1,17 @@
-//! The tracked calls running on a thread, innermost last. Each call gets a per-thread
-//! invocation number, which the records of its blocks carry, so that a free can tell exactly
-//! whether the call that allocated the block is still running.
+//! The tracked calls running on a thread, innermost last. Each call gets an invocation
+//! number, unique in the process, which the records of its blocks carry, so that a free can
+//! tell exactly whether the call that allocated the block is still running: on the freeing
+//! thread, where an async call's later polls keep their number.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::functions::{self, FnInfo};
+
+/// The next block of invocation numbers to hand out (0 stands for "no call").
+static INVOCATIONS: AtomicU64 = AtomicU64::new(1);
+/// Invocation numbers a thread takes at a time, so that a call rarely touches the shared
+/// counter.
+const BLOCK: u64 = 1 << 12;
 
 /// Most tracked calls nested on one thread that get a frame of their own; deeper ones (deep
 /// recursion) are counted as calls, and their allocations go to the deepest frame.
@@ -15,7 +24,7 @@ pub(crate) const BUDGET_POINTS: usize = 16;
 pub(crate) struct Call {
     /// Its function's index (see `functions`).
     pub index: u32,
-    pub invocation: u32,
+    pub invocation: u64,
     /// The thread's allocations, reallocations, bytes allocated and live bytes at its start.
     pub start_allocs: u64,
     pub start_reallocs: u64,
@@ -45,7 +54,9 @@ pub(crate) struct Calls {
     pub overflow: usize,
     /// Running calls with a budget.
     pub budgeted: usize,
-    next_invocation: u32,
+    /// The thread's next invocation number, and the end of its block of them.
+    next_invocation: u64,
+    invocations_end: u64,
     /// Counts calls, to time one in `TIME_EVERY` (see `api::track`).
     pub timing: u32,
     /// The last function pushed and its index: hot loops call the same function.
@@ -64,7 +75,7 @@ impl Calls {
 
     /// The invocation number of the innermost running tracked call, or 0.
     #[inline]
-    pub(crate) fn current(&self) -> u32 {
+    pub(crate) fn current(&self) -> u64 {
         if self.depth == 0 {
             0
         } else {
@@ -80,7 +91,7 @@ impl Calls {
 
     /// The running call with this invocation number, if it is still running.
     #[inline]
-    pub(crate) fn find(&self, invocation: u32) -> Option<&Call> {
+    pub(crate) fn find(&self, invocation: u64) -> Option<&Call> {
         self.frames[..self.depth]
             .iter()
             .rev()
@@ -101,13 +112,24 @@ impl Calls {
         }
     }
 
-    /// A fresh invocation number: 24 bits (as records keep them), never 0.
-    pub(crate) fn next_invocation(&mut self) -> u32 {
-        self.next_invocation = (self.next_invocation + 1) & 0xFF_FFFF;
-        if self.next_invocation == 0 {
-            self.next_invocation = 1;
+    /// A fresh invocation number, never 0 and never given before in this process.
+    pub(crate) fn next_invocation(&mut self) -> u64 {
+        if self.next_invocation == self.invocations_end {
+            self.next_invocation = INVOCATIONS.fetch_add(BLOCK, Relaxed);
+            self.invocations_end = self.next_invocation + BLOCK;
         }
-        self.next_invocation
+        let n = self.next_invocation;
+        self.next_invocation += 1;
+        n
+    }
+
+    /// Moves this thread's invocation numbers on by `n`, as if that many calls had run: how
+    /// tests reach the numbers of a long-running process.
+    #[cfg(feature = "testing")]
+    pub(crate) fn skip(&mut self, n: u64) {
+        self.next_invocation = self.next_invocation.max(1) + n;
+        self.invocations_end = self.next_invocation + BLOCK;
+        INVOCATIONS.fetch_max(self.invocations_end, Relaxed);
     }
 
     /// The dense index of `info`'s function (see `functions::index`), from a one-entry cache.

@@ -1,5 +1,5 @@
 //! The side table: the records of blocks that carry no header in front of them, over-aligned
-//! blocks in `full` mode and every sampled block in `sampled` mode (a header's two words and
+//! blocks in `full` mode and every sampled block in `sampled` mode (a header's four words and
 //! the block's weight), by address. One spin lock; memory from `mmap`, never from the global
 //! allocator.
 //!
@@ -11,6 +11,7 @@
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
+use super::header::Record;
 use crate::sys::pages;
 use crate::sys::spin::SpinLock;
 
@@ -20,7 +21,7 @@ const TOMB: usize = 1;
 #[derive(Clone, Copy)]
 struct Entry {
     key: usize,
-    value: [u64; 3],
+    value: Record,
 }
 
 struct Map {
@@ -89,7 +90,7 @@ fn position(key: usize, cap: usize) -> usize {
 }
 
 impl Map {
-    fn insert(&mut self, addr: usize, value: [u64; 3]) -> bool {
+    fn insert(&mut self, addr: usize, value: Record) -> bool {
         let new = self.find(addr).is_none();
         if !self.put(addr, value) {
             return false;
@@ -150,7 +151,7 @@ impl Map {
         true
     }
 
-    fn put(&mut self, key: usize, value: [u64; 3]) -> bool {
+    fn put(&mut self, key: usize, value: Record) -> bool {
         if let Some(i) = self.find(key) {
             // SAFETY: i < cap.
             unsafe { (*self.entries.add(i)).value = value };
@@ -177,7 +178,7 @@ impl Map {
 }
 
 /// Stores `value` for the block at `addr`; false if out of memory.
-pub(crate) fn insert(addr: usize, value: [u64; 3]) -> bool {
+pub(crate) fn insert(addr: usize, value: Record) -> bool {
     with(|m| m.insert(addr, value))
 }
 
@@ -201,7 +202,7 @@ pub(crate) fn unreserve() {
 }
 
 /// [`insert`] into room [`reserve`] promised: cannot fail.
-pub(crate) fn insert_reserved(addr: usize, value: [u64; 3]) {
+pub(crate) fn insert_reserved(addr: usize, value: Record) {
     with(|m| {
         m.reserved -= 1;
         // With `reserved` one lower, `(used + reserved + 1) * 2 <= cap`: `put` needs no
@@ -211,7 +212,7 @@ pub(crate) fn insert_reserved(addr: usize, value: [u64; 3]) {
 }
 
 /// Removes and returns the value for `addr`.
-pub(crate) fn remove(addr: usize) -> Option<[u64; 3]> {
+pub(crate) fn remove(addr: usize) -> Option<Record> {
     with(|m| {
         let i = m.find(addr)?;
         // SAFETY: i < cap.
@@ -262,12 +263,12 @@ mod tests {
         let base = 0x7fff_0000_0000_usize;
         for i in 0..200_000 {
             let key = base + i * 16;
-            assert!(insert(key, [i as u64, 0, 1]));
-            assert_eq!(remove(key), Some([i as u64, 0, 1]));
+            assert!(insert(key, [i as u64, 0, 1, 2]));
+            assert_eq!(remove(key), Some([i as u64, 0, 1, 2]));
         }
         assert!(reserve());
-        insert_reserved(base, [1, 2, 3]);
-        assert_eq!(remove(base), Some([1, 2, 3]));
+        insert_reserved(base, [1, 2, 3, 4]);
+        assert_eq!(remove(base), Some([1, 2, 3, 4]));
         let cap = with(|m| m.cap);
         assert!(
             cap <= 4096,

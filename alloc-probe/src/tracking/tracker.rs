@@ -2,7 +2,7 @@
 //! to know about its own thread. It lives in the thread's slot (see `thread`), and only the
 //! slot's owner touches it.
 
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::calls::Calls;
 use super::capture::Captured;
@@ -19,7 +19,7 @@ use crate::sys::{clock, stack};
 /// given a lifetime up to the pause's length too short.
 const CLOCK_EVERY: u32 = 64;
 
-static SERIALS: AtomicU32 = AtomicU32::new(1);
+static SERIALS: AtomicU64 = AtomicU64::new(1);
 
 /// A thread's tracking state. Starts as zeroed memory in a new slot, then [`Tracker::start`].
 /// In declaration order (`repr(C)`): what most events touch comes first.
@@ -40,8 +40,8 @@ pub(crate) struct Tracker {
     bounds_read: bool,
     /// The outermost frame this thread's stack walks have reached (see `capture`).
     pub bottom: usize,
-    /// A process-unique number for this thread (24 bits kept in records).
-    pub serial: u32,
+    /// A process-unique number for this thread.
+    pub serial: u64,
     pub calls: Calls,
     /// Scratch space for stack capture, kept here rather than on a possibly small stack.
     pub cap: Captured,
@@ -60,7 +60,7 @@ impl Tracker {
     /// Sets the state up for the thread that now owns the slot. Returns the first gap to a
     /// sample (see `sampler`).
     pub(crate) fn start(&mut self) -> i64 {
-        let serial = SERIALS.fetch_add(1, Relaxed) & 0xFF_FFFF;
+        let serial = SERIALS.fetch_add(1, Relaxed);
         // Reset field by field: a whole new tracker is too large to build on a small stack.
         self.last_alloc = 0;
         self.clock = 0;
@@ -70,9 +70,15 @@ impl Tracker {
         self.bounds_read = false;
         self.bottom = 0;
         self.serial = serial;
-        self.sampler
-            .seed((u64::from(serial) << 32) ^ clock::ticks());
+        self.sampler.seed((serial << 32) ^ clock::ticks());
         self.sampler.gap()
+    }
+
+    /// Moves the thread serials on by `n`, as if that many threads had started: how tests
+    /// reach the serials of a long-running process.
+    #[cfg(feature = "testing")]
+    pub(crate) fn skip_serials(n: u64) {
+        SERIALS.fetch_add(n, Relaxed);
     }
 
     /// Reads the thread's stack bounds, once; whether they are known. Called by the first
