@@ -168,11 +168,14 @@ fn sync_shape() {
             ::core::any::type_name_of_val(&__alloc_probe_here)
         }
         let __alloc_probe_guard = ::alloc_probe::__private::enter(&__ALLOC_PROBE_FN);
-        {
+        let __alloc_probe_value: Result<X, E> = {
             let b = Box::new(s.len());
             let v: Vec<_> = s.split(',').collect();
             Ok(X(b, v))
-        }",
+        };
+        #[allow(unreachable_code)]
+        ::core::mem::drop(__alloc_probe_guard);
+        __alloc_probe_value",
     );
     assert_eq!(body(&out), text(expected));
 }

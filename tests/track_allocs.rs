@@ -331,6 +331,32 @@ fn async_call_moving_between_threads() {
     assert_eq!((f.non_escaping, f.escaped), (2, 0));
 }
 
+#[track_allocs]
+fn tail_temporary(n: u64) -> u64 {
+    *black_box(Box::new(n))
+}
+
+#[track_allocs]
+#[allow(clippy::let_and_return)] // the `let` is the point
+fn let_temporary(n: u64) -> u64 {
+    let v = *black_box(Box::new(n));
+    v
+}
+
+#[test]
+fn temporaries_of_the_tail_expression_stay_in_the_call() {
+    // Before edition 2024 a block's tail expression drops its temporaries after the block's
+    // locals: the Box is freed as the function returns, not after its call has ended.
+    for i in 0..10 {
+        assert_eq!(tail_temporary(i) + let_temporary(i), 2 * i);
+    }
+    for name in ["tail_temporary", "let_temporary"] {
+        let f = function(name);
+        assert_eq!((f.calls, f.allocs), (10, 10), "{name}");
+        assert_eq!((f.non_escaping, f.escaped), (10, 0), "{name}");
+    }
+}
+
 #[track_allocs(max_allocs = 2, enforce = true)]
 fn over_budget(n: usize) -> usize {
     let mut total = 0;

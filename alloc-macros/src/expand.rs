@@ -370,16 +370,49 @@ fn tracked_body(sig: &Signature, block: &Block, args: &Args) -> Block {
         block
     } else {
         let info = fn_info(sig, args, &scan_block(block));
-        quote! {
+        let enter = quote! {
             #info
             let __alloc_probe_guard = ::alloc_probe::__private::enter(&__ALLOC_PROBE_FN);
-            #block
+        };
+        // The body's value is taken before the call ends: a block's tail expression drops its
+        // temporaries after the block's locals (before edition 2024), which would free them
+        // after the call, as if they escaped it. The annotation gives the body the return
+        // type to infer from, where one can be written in a `let`.
+        let annotation = match &sig.output {
+            ReturnType::Default => Some(quote!(: ())),
+            ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => None,
+            ReturnType::Type(_, ty) if has_impl_trait(ty) => Some(TokenStream::new()),
+            ReturnType::Type(_, ty) => Some(quote!(: #ty)),
+        };
+        match annotation {
+            // `-> !`: the body never returns a value.
+            None => quote! { #enter #block },
+            Some(annotation) => quote! {
+                #enter
+                let __alloc_probe_value #annotation = #block;
+                #[allow(unreachable_code)]
+                ::core::mem::drop(__alloc_probe_guard);
+                __alloc_probe_value
+            },
         }
     };
     Block {
         brace_token: block.brace_token,
         stmts: vec![Stmt::Expr(Expr::Verbatim(body), None)],
     }
+}
+
+/// Whether a type has an `impl Trait` in it, which a `let` cannot name.
+fn has_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut f = Finder(false);
+    f.visit_type(ty);
+    f.0
 }
 
 /// A sync function whose body ends in a future, `Box::pin(async move { .. })` (how
