@@ -20,6 +20,7 @@ fn main() {
         ("fooled_frame_test", scenarios::fooled_frame_test(100)),
     ];
     let two_callers = scenarios::two_callers_alternating(300);
+    let inlined = scenarios::inlined_site(40);
     let r = alloc_probe::report();
     for (name, line) in lines {
         match r.site("tests/scenarios/sites.rs", line) {
@@ -37,5 +38,9 @@ fn main() {
         .map(|(caller, n)| format!("{}:{n}", caller.rsplit("::").next().unwrap_or("")))
         .collect();
     println!("two_callers line={line} stacks={}", stacks.join(","));
+    match r.site("tests/scenarios/sites.rs", inlined) {
+        Some(s) => println!("inlined_site verdict={}", s.verdict),
+        None => println!("inlined_site line={inlined} missing"),
+    }
     println!("frame_test={}", r.frame_test);
 }

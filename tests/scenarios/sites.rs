@@ -22,6 +22,24 @@ fn make_box(i: u64) -> (Box<u64>, u32) {
     (black_box(Box::new(i)), line!())
 }
 
+/// A box made by a function inlined into its caller, which frees it: the frame tested is the
+/// caller's, and the verdict says so.
+#[inline(always)]
+fn boxed_inline(i: u64) -> (Box<u64>, u32) {
+    (black_box(Box::new(i)), line!())
+}
+
+#[inline(never)]
+pub fn inlined_site(n: u32) -> u32 {
+    let mut line = 0;
+    for i in 0..n {
+        let (b, l) = boxed_inline(u64::from(i));
+        line = l;
+        drop(black_box(b));
+    }
+    line
+}
+
 /// A box returned to the caller: escapes.
 #[inline(never)]
 pub fn box_returned(n: u32) -> u32 {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::classify::{classify, verdict, Classes};
+use super::classify::{classify, verdict, Classes, Evidence};
 use super::model::{
     Fast, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
     TrackingCost, SCHEMA, SCHEMA_VERSION,
@@ -35,7 +35,7 @@ pub(crate) fn build() -> Report {
     let rate = clock::ns_per_tick();
     let stack_limit = settings::stack_limit();
     let mut stacks = Stacks::default();
-    let mut by_site: HashMap<(String, u32, String), Classes> = HashMap::new();
+    let mut by_site: HashMap<(String, u32, String), SiteEvidence> = HashMap::new();
     let mut by_fn_site: HashMap<(u32, String, u32, String), Classes> = HashMap::new();
     let mut out: Vec<StackReport> = Vec::new();
     let mut by_node: HashMap<u32, usize, Fast> = HashMap::default();
@@ -56,7 +56,14 @@ pub(crate) fn build() -> Report {
                 .or_default()
                 .add(&c);
         }
-        by_site.entry(key).or_default().add(&c);
+        let entry = by_site.entry(key).or_default();
+        entry.classes.add(&c);
+        if c.non_escaping > c.in_call && entry.host.is_none() {
+            entry.host = st.host.map(|h| stacks.frame(h).function.clone());
+        }
+        if c.in_call > 0 && entry.call.is_none() {
+            entry.call = functions::info(func.wrapping_sub(1)).map(|f| f.name.to_string());
+        }
         // Stacks whose frames print alike (different return addresses on one line) are one.
         let row = StackReport {
             node: st.node,
@@ -84,8 +91,15 @@ pub(crate) fn build() -> Report {
 
     let mut sites: Vec<SiteReport> = by_site
         .into_iter()
-        .map(|((file, line, function), c)| {
-            let v = verdict(&c, &short_fn(&function), stack_limit, FRAME_POINTERS);
+        .map(|((file, line, function), e)| {
+            let c = e.classes;
+            let host = e.host.as_deref().map(short_fn);
+            let evidence = Evidence {
+                func: &short_fn(&function),
+                call: e.call.as_deref(),
+                host: host.as_deref(),
+            };
+            let v = verdict(&c, &evidence, stack_limit, FRAME_POINTERS);
             SiteReport {
                 file,
                 line,
@@ -94,6 +108,9 @@ pub(crate) fn build() -> Report {
                 bytes: c.bytes,
                 reallocs: c.reallocs,
                 non_escaping: c.non_escaping,
+                in_call: c.in_call,
+                tracked_call: e.call,
+                inlined_into: e.host,
                 stack_avoidable: c.stack_avoidable,
                 escaped: c.escaped,
                 temporary: c.temporary,
@@ -149,6 +166,14 @@ pub(crate) fn build() -> Report {
     }
 }
 
+/// A site's classes, and the names its verdict gives its evidence (see [`Evidence`]).
+#[derive(Default)]
+struct SiteEvidence {
+    classes: Classes,
+    call: Option<String>,
+    host: Option<String>,
+}
+
 /// Adds stack `b`'s figures to `a`'s.
 fn add_stack(a: &mut StackReport, b: &StackReport) {
     a.allocs += b.allocs;
@@ -171,6 +196,9 @@ struct Placed {
     site: usize,
     site_frame: u32,
     site_phys: usize,
+    /// Where the site's function was inlined into another, that function's frame (the
+    /// machine frame the frame test tests).
+    host: Option<u32>,
 }
 
 /// The report's stacks as they are made from the call tree: each return address symbolised
@@ -296,6 +324,7 @@ impl Stacks {
                 site: 0,
                 site_frame: self.unknown(),
                 site_phys: 0,
+                host: None,
             };
         };
         let at = site.or(std_site).unwrap_or(first);
@@ -309,11 +338,15 @@ impl Stacks {
             self.tables.location(&group[j..])
         };
         let node = self.tables.node(caller, location);
+        // The site's machine frame runs the outermost of the functions inlined at its address.
+        let (_, _, site_node, _) = seen[at];
+        let host = self.at(tree::node(site_node).ip).0.last().copied();
         Placed {
             node,
             site: at - first,
             site_frame: seen[at].0,
             site_phys: seen[at].1,
+            host: host.filter(|&h| h != seen[at].0),
         }
     }
 
@@ -382,7 +415,14 @@ fn functions_report(
     let mut out = Vec::new();
     let mut fn_sites: HashMap<u32, Vec<FunctionSite>> = HashMap::new();
     for ((idx, file, line, function), c) in by_fn_site {
-        let v = verdict(&c, &short_fn(&function), stack_limit, FRAME_POINTERS);
+        // Within one tracked function's figures, its own calls are the evidence.
+        let call = functions::info(idx).map(|f| f.name);
+        let evidence = Evidence {
+            func: &short_fn(&function),
+            call,
+            host: None,
+        };
+        let v = verdict(&c, &evidence, stack_limit, FRAME_POINTERS);
         // The scan may list several expressions on the line (`v.push(x.to_string())`):
         // show the outermost, which contains the others, and every kind.
         let on_line: Vec<&SourceSite> = functions::info(idx)

@@ -24,6 +24,9 @@ pub(crate) struct Classes {
     pub reallocs: u64,
     pub grown: u64,
     pub non_escaping: u64,
+    /// Non-escaping blocks matched to the tracked call they were born in; the rest rest on
+    /// the frame test.
+    pub in_call: u64,
     pub stack_avoidable: u64,
     pub escaped: u64,
     pub temporary: u64,
@@ -45,11 +48,14 @@ pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> C
     let c = &p.c;
     let w = |v: u64| (v + unit / 2) / unit;
     // Blocks that stayed inside the site's frame: freed while it, or a frame inside it, ran.
-    let (mut stayed, mut small) = (0u64, 0u64);
+    let (mut stayed, mut small, mut in_call) = (0u64, 0u64, 0u64);
     for (k, e) in p.stayed.entries() {
         if k == IN_CALL || k as usize <= site_frame {
             stayed += e.all.get();
             small += e.small.get();
+        }
+        if k == IN_CALL {
+            in_call += e.all.get();
         }
     }
     let blocks = w(c.blocks.get());
@@ -68,6 +74,7 @@ pub(crate) fn classify(p: &Point, site_frame: usize, epoch: u64, unit: u64) -> C
         reallocs: w(c.reallocs.get()),
         grown: w(c.grown.get()),
         non_escaping,
+        in_call: w(in_call).min(non_escaping),
         stack_avoidable,
         escaped: blocks - non_escaping,
         temporary: w(c.temporary.get()),
@@ -98,6 +105,7 @@ impl Classes {
         self.reallocs += o.reallocs;
         self.grown += o.grown;
         self.non_escaping += o.non_escaping;
+        self.in_call += o.in_call;
         self.stack_avoidable += o.stack_avoidable;
         self.escaped += o.escaped;
         self.temporary += o.temporary;
@@ -131,21 +139,64 @@ fn sizes(c: &Classes) -> String {
     }
 }
 
-/// The verdict for a site whose allocating function is `func` (its short name). Without the
-/// frame test (`frame_test` false: built without frame pointers), a block freed on its own
-/// thread outside a tracked call counts as escaped, though it may not have: such blocks make
-/// the verdict `unknown`.
-pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64, frame_test: bool) -> Verdict {
+/// What a site's non-escaping blocks were found by, in short names: the site's function, the
+/// tracked function whose calls they were matched to, and the function the site's was inlined
+/// into (whose frame the frame test then tested).
+pub(crate) struct Evidence<'a> {
+    pub func: &'a str,
+    pub call: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+impl Evidence<'_> {
+    /// Where the blocks were freed, and on what evidence: "freed inside its call to f,
+    /// tracked" (exact), "freed in f, frame test", or both with their shares.
+    fn freed(&self, c: &Classes) -> String {
+        let tracked = format!(
+            "freed inside its call to {}, tracked",
+            self.call.unwrap_or(self.func)
+        );
+        let tested = match self.host {
+            Some(host) => format!(
+                "freed in {host}, frame test ({} is inlined there)",
+                self.func
+            ),
+            None => format!("freed in {}, frame test", self.func),
+        };
+        let by_frame = c.non_escaping - c.in_call.min(c.non_escaping);
+        match (c.in_call, by_frame) {
+            (_, 0) => tracked,
+            (0, _) => tested,
+            (n, m) => {
+                let all = c.non_escaping.max(1);
+                format!("{tracked} {}%; {tested} {}%", pct(n, all), pct(m, all))
+            }
+        }
+    }
+}
+
+/// The verdict for a site, from its classes and the evidence its non-escaping blocks rest on.
+/// Without the frame test (`frame_test` false: built without frame pointers), a block freed
+/// on its own thread outside a tracked call counts as escaped, though it may not have: such
+/// blocks make the verdict `unknown`.
+pub(crate) fn verdict(
+    c: &Classes,
+    evidence: &Evidence,
+    stack_limit: u64,
+    frame_test: bool,
+) -> Verdict {
+    let func = evidence.func;
     let b = c.blocks.max(1);
     let half = |n: u64| n.saturating_mul(2) >= b && n > 0;
     if half(c.stack_avoidable) {
         return Verdict {
             kind: "stack-avoidable",
             text: format!(
-                "stack-avoidable ({}/{}, {}, freed in {func})",
+                "stack-avoidable ({}/{}, {}, {})",
                 c.stack_avoidable,
                 c.blocks,
-                sizes(c)
+                sizes(c),
+                evidence.freed(c)
             ),
         };
     }
@@ -153,7 +204,9 @@ pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64, frame_test: boo
         return Verdict {
             kind: "reusable-buffer",
             text: format!(
-                "reusable buffer (non-escaping but grows {:.1}x per block: use with_capacity or reuse)",
+                "reusable buffer (non-escaping, {}, but reallocated {:.1} times per block: use \
+                 with_capacity or reuse it)",
+                evidence.freed(c),
                 c.reallocs as f64 / b as f64
             ),
         };
@@ -162,9 +215,10 @@ pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64, frame_test: boo
         return Verdict {
             kind: "non-escaping",
             text: format!(
-                "non-escaping ({}/{}, freed in {func}) but up to {} > stack limit {}: reuse the buffer",
+                "non-escaping ({}/{}, {}) but up to {} > stack limit {}: reuse the buffer",
                 c.non_escaping,
                 c.blocks,
+                evidence.freed(c),
                 Bytes(c.max_size),
                 Bytes(stack_limit)
             ),
@@ -225,6 +279,12 @@ pub(crate) fn verdict(c: &Classes, func: &str, stack_limit: u64, frame_test: boo
 mod tests {
     use super::*;
 
+    const F: Evidence = Evidence {
+        func: "f",
+        call: None,
+        host: None,
+    };
+
     /// 10 blocks freed on their own thread and not found non-escaping, 2 sent away.
     fn freed_at_home() -> Classes {
         Classes {
@@ -239,7 +299,7 @@ mod tests {
 
     #[test]
     fn without_the_frame_test_blocks_freed_at_home_are_unknown() {
-        let v = verdict(&freed_at_home(), "f", 4096, false);
+        let v = verdict(&freed_at_home(), &F, 4096, false);
         assert_eq!(v.kind, "unknown");
         assert!(v.text.contains("own thread 83%"), "{}", v.text);
         assert!(
@@ -251,7 +311,7 @@ mod tests {
 
     #[test]
     fn with_the_frame_test_they_escaped() {
-        let v = verdict(&freed_at_home(), "f", 4096, true);
+        let v = verdict(&freed_at_home(), &F, 4096, true);
         assert_eq!(v.kind, "escapes");
         assert!(v.text.contains("freed after it returned 83%"), "{}", v.text);
     }
@@ -262,6 +322,6 @@ mod tests {
             freed_elsewhere: 12,
             ..freed_at_home()
         };
-        assert_eq!(verdict(&c, "f", 4096, false).kind, "escapes");
+        assert_eq!(verdict(&c, &F, 4096, false).kind, "escapes");
     }
 }

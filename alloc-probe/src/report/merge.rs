@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use super::classify::{verdict, Classes};
+use super::classify::{verdict, Classes, Evidence};
 use super::model::{
     FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
     TrackingCost, SCHEMA, SCHEMA_VERSION,
@@ -123,12 +123,17 @@ pub(super) fn merge(reports: &[Report]) -> Report {
 
     out.sites = sites.rows;
     for s in &mut out.sites {
-        let v = verdict(
-            &classes(s),
-            &short_fn(&s.function),
-            out.stack_limit,
-            out.frame_test,
+        let (func, call, host) = (
+            short_fn(&s.function),
+            s.tracked_call.as_deref().map(short_fn),
+            s.inlined_into.as_deref().map(short_fn),
         );
+        let evidence = Evidence {
+            func: &func,
+            call: call.as_deref(),
+            host: host.as_deref(),
+        };
+        let v = verdict(&classes(s), &evidence, out.stack_limit, out.frame_test);
         s.verdict_kind = v.kind.to_string();
         s.verdict = v.text;
     }
@@ -239,6 +244,13 @@ fn add_site(a: &mut SiteReport, b: &SiteReport, at_peak: bool) {
     a.bytes = a.bytes.saturating_add(b.bytes);
     a.reallocs = a.reallocs.saturating_add(b.reallocs);
     a.non_escaping = a.non_escaping.saturating_add(b.non_escaping);
+    a.in_call = a.in_call.saturating_add(b.in_call);
+    if a.tracked_call.is_none() {
+        a.tracked_call.clone_from(&b.tracked_call);
+    }
+    if a.inlined_into.is_none() {
+        a.inlined_into.clone_from(&b.inlined_into);
+    }
     a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
     a.escaped = a.escaped.saturating_add(b.escaped);
     a.temporary = a.temporary.saturating_add(b.temporary);
@@ -266,6 +278,7 @@ fn classes(s: &SiteReport) -> Classes {
         reallocs: s.reallocs,
         grown: s.grown,
         non_escaping: s.non_escaping,
+        in_call: s.in_call,
         stack_avoidable: s.stack_avoidable,
         escaped: s.escaped,
         temporary: s.temporary,

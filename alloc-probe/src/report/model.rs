@@ -102,8 +102,18 @@ pub struct SiteReport {
     pub bytes: u64,
     /// Reallocations of blocks born here.
     pub reallocs: u64,
-    /// Freed on the same thread before the allocating function returned.
+    /// Freed before the allocating function returned (see the README's classes).
     pub non_escaping: u64,
+    /// Of those, the blocks matched exactly to the tracked call they were born in; the rest
+    /// rest on the frame test.
+    #[serde(default)]
+    pub in_call: u64,
+    /// The tracked function whose calls the `in_call` blocks were born in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracked_call: Option<String>,
+    /// The function the site's was inlined into, whose frame the frame test tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inlined_into: Option<String>,
     /// Non-escaping, never grown, and within the stack limit.
     pub stack_avoidable: u64,
     /// Outlived the allocating function (or not freed yet).
