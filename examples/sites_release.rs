@@ -38,6 +38,9 @@ fn main() {
         .map(|(caller, n)| format!("{}:{n}", caller.rsplit("::").next().unwrap_or("")))
         .collect();
     println!("two_callers line={line} stacks={}", stacks.join(","));
+    // Full paths, from the debug info of `debug = "limited"`, the workspace's release profile.
+    let first = r.site("tests/scenarios/sites.rs", lines[0].1);
+    println!("path={}", first.map_or("missing", |s| s.function.as_str()));
     match r.site("tests/scenarios/sites.rs", inlined) {
         Some(s) => println!("inlined_site verdict={}", s.verdict),
         None => println!("inlined_site line={inlined} missing"),

@@ -67,6 +67,7 @@ fn release_build_reports_the_same_sites_and_classes() {
         "freed_by_unwinding allocs=10 bytes=240 reallocs=0 non_escaping=10 stack_avoidable=10 escaped=0 temporary=0 leaked=0 freed_elsewhere=0 kind=stack-avoidable",
         "fooled_frame_test allocs=100 bytes=2000 reallocs=0 non_escaping=99 stack_avoidable=99 escaped=1 temporary=100 leaked=0 freed_elsewhere=0 kind=stack-avoidable",
         "two_callers stacks=via:300,via:300",
+        "path=sites_release::scenarios::box_freed_in_place",
         "inlined_site verdict=stack-avoidable (40/40, 8 B, freed in inlined_site, frame test (boxed_inline is inlined there))",
         "frame_test=true",
     ];
@@ -95,6 +96,7 @@ fn without_frame_pointers_sites_are_the_same_and_the_frame_test_is_off() {
         "freed_by_unwinding allocs=10 bytes=240 reallocs=0 non_escaping=0 stack_avoidable=0 escaped=10 temporary=0 leaked=0 freed_elsewhere=0 kind=unknown",
         "fooled_frame_test allocs=100 bytes=2000 reallocs=0 non_escaping=0 stack_avoidable=0 escaped=100 temporary=100 leaked=0 freed_elsewhere=0 kind=unknown",
         "two_callers stacks=via:300,via:300",
+        "path=sites_release::scenarios::box_freed_in_place",
         "inlined_site verdict=unknown (freed on its own thread 100%; whether before boxed_inline returned is unknown: built without frame pointers)",
         "frame_test=false",
     ];

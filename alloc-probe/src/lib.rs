@@ -50,7 +50,8 @@
 //! * `ALLOC_PROBE_REPORT=off|summary|full`, `ALLOC_PROBE_DIR`: the report at exit.
 //! * `ALLOC_PROBE_TRACE=1s`: a line per interval on stderr, like `GODEBUG=gctrace=1`.
 //!
-//! Release builds need line tables (`debug = "line-tables-only"`) for files and lines, and
+//! Release builds need debug info (`debug = "limited"`) for files, lines and full function
+//! paths (`"line-tables-only"` gives files and lines, and names without paths), and
 //! frame pointers (`-C force-frame-pointers=yes`) for cheap, complete stacks; where a function
 //! without them breaks the frame chain, the stack is taken again by the DWARF unwinder.
 #![deny(missing_docs)]

@@ -19,6 +19,41 @@ pub(crate) fn short_fn(f: &str) -> String {
     keep.join("::")
 }
 
+/// A function's name in one spelling, whichever symbol mangling or debug info it came from:
+/// `{{closure}}` (legacy) and `{closure#0}` (v0, DWARF) are `{closure}`; an `async fn`'s or
+/// block's body, `{async_fn#0}` or `{async_block#0}`, is `{async}`, inside the function it
+/// belongs to (`handler::{async}`).
+pub(crate) fn plain_fn(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        rest = &rest[open..];
+        let (inner, len) = if let Some(body) = rest.strip_prefix("{{") {
+            match body.find("}}") {
+                Some(end) => (&body[..end], end + 4),
+                None => break,
+            }
+        } else {
+            match rest.find('}') {
+                Some(end) => (&rest[1..end], end + 1),
+                None => break,
+            }
+        };
+        let kind = inner.split('#').next().unwrap_or(inner);
+        let kind = match kind {
+            "async_fn" | "async_block" | "async_closure" => "async",
+            k => k,
+        };
+        out.push('{');
+        out.push_str(kind);
+        out.push('}');
+        rest = &rest[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A function path for matching: generic arguments dropped, `<T as Trait>::f` read as `T::f`.
 pub(crate) fn simplify_path(path: &str) -> String {
     let mut out = String::new();
@@ -101,6 +136,29 @@ mod tests {
         assert_eq!(
             short_fn("a::run_test::<a::T, ()>::{closure#1}"),
             "run_test::{closure#1}"
+        );
+    }
+
+    #[test]
+    fn one_spelling_for_closures_and_async_bodies() {
+        use super::plain_fn;
+        assert_eq!(plain_fn("a::parse::{{closure}}"), "a::parse::{closure}");
+        assert_eq!(plain_fn("a::parse::{closure#1}"), "a::parse::{closure}");
+        assert_eq!(plain_fn("a::handler::{async_fn#0}"), "a::handler::{async}");
+        assert_eq!(
+            plain_fn("a::run::{async_block#0}::{closure#0}"),
+            "a::run::{async}::{closure}"
+        );
+        assert_eq!(
+            plain_fn("<a::S<u8> as a::T>::f::{{closure}}::{{closure}}"),
+            "<a::S<u8> as a::T>::f::{closure}::{closure}"
+        );
+        assert_eq!(plain_fn("a::{{constant}}"), "a::{constant}");
+        assert_eq!(plain_fn("no_braces::f"), "no_braces::f");
+        assert_eq!(plain_fn("broken::{closure"), "broken::{closure");
+        assert_eq!(
+            short_fn(&plain_fn("a::handler::{async_fn#0}")),
+            "handler::{async}"
         );
     }
 

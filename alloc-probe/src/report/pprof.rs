@@ -156,7 +156,7 @@ impl Builder {
         self.functions.push(Function {
             id,
             name,
-            system_name: name,
+            system_name: 0,
             filename,
             start_line: 0,
         });

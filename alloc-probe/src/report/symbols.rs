@@ -1,9 +1,11 @@
 //! Turns captured return addresses into functions, files and lines, once per unique address,
 //! only when a report is made. Inlined calls come back as separate frames, so a `Box::new`
 //! inlined into a release build still reports the user's line (given line tables:
-//! `debug = "line-tables-only"` or more).
+//! `debug = "line-tables-only"` or more; `debug = "limited"` adds the functions' full paths).
 
 use std::collections::HashMap;
+
+use super::names::plain_fn;
 
 /// One logical frame: a function, and where in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -68,7 +70,7 @@ fn resolve(ip: usize) -> Vec<Frame> {
     backtrace::resolve(addr, |sym| {
         let function = sym
             .name()
-            .map(|n| format!("{n:#}"))
+            .map(|n| plain_fn(&format!("{n:#}")))
             .unwrap_or_else(|| format!("{ip:#x}"));
         let file = sym
             .filename()

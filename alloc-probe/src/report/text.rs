@@ -108,6 +108,15 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
              \"unknown\" verdicts); build with -C force-frame-pointers=yes for the frame test"
         )?;
     }
+    // Line tables name functions without their module path (`parse`, `{async}`).
+    let bare = |s: &SiteReport| s.file.ends_with(".rs") && !s.function.contains("::");
+    if r.sites.iter().any(bare) {
+        writeln!(
+            f,
+            "  some functions are named without their paths (the build has line tables only): \
+             set debug = \"limited\" in the Cargo profile for full paths"
+        )?;
+    }
     if r.sites.is_empty() {
         if r.mode == "counts" {
             writeln!(
