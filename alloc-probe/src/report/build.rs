@@ -8,7 +8,7 @@ use super::model::{
     Fast, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
     TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
-use super::names::{short_fn, short_path};
+use super::names::{short_fn, Paths};
 use super::symbols::{Frame, Symbols};
 use crate::counters::{self, peak, Stats};
 use crate::sys::settings::{self, Mode};
@@ -206,6 +206,7 @@ struct Placed {
 #[derive(Default)]
 struct Stacks {
     symbols: Symbols,
+    paths: Paths,
     tables: Tables,
     /// Each return address's logical frames, innermost first, as frame-table indices, and
     /// its machine frame.
@@ -246,7 +247,7 @@ impl Stacks {
             for (i, f) in fs.iter().enumerate() {
                 let id = self.tables.frame(&FrameReport {
                     function: f.function.clone(),
-                    file: short_path(&f.file),
+                    file: self.paths.show(&f.file),
                     line: f.line,
                     inlined: i + 1 < fs.len(),
                 });

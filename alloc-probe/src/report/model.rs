@@ -90,7 +90,9 @@ pub struct TrackingCost {
 /// What happened to the blocks allocated at one line of code.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SiteReport {
-    /// Source file of the site, relative to the working directory when inside it.
+    /// Source file of the site, the same from any working directory: relative to the Cargo
+    /// workspace for the program's own crates, `name-version/...` for registry crates,
+    /// `std/src/...` (and `core`, `alloc`) for the standard library.
     pub file: String,
     /// Line of the allocating expression.
     pub line: u32,

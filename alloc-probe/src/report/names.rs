@@ -1,6 +1,6 @@
-//! Names as reports show them: functions shortened for verdicts and tables, paths simplified
-//! for matching, files relative to the working directory. The library's table and the CLI
-//! print names the same way through these.
+//! Names as reports show them: functions in one spelling, shortened for verdicts and tables,
+//! paths simplified for matching, and source files the same from any working directory. The
+//! library's table and the CLI print names the same way through these.
 
 /// The short name of a function for verdicts: its last path segment, with the closures
 /// inside it (`parse_line::{closure#0}`). Generic arguments are dropped first, so a `::`
@@ -102,25 +102,117 @@ fn top_level_as(s: &str) -> Option<usize> {
     None
 }
 
-/// Shortens a path for display: relative to the current directory when inside it, and with
-/// the toolchain's source prefix dropped.
-pub(crate) fn short_path(file: &str) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = std::path::Path::new(file).strip_prefix(&cwd) {
-            return rel.display().to_string();
+/// Source files as reports show them, the same from any working directory (so that reports
+/// of one program merge and diff wherever it ran): the standard library's from its crate
+/// (`std/src/...`), a registry crate's from its name and version (`syn-2.0.50/src/...`), a
+/// git dependency's from its name and revision, and the program's own relative to its Cargo
+/// workspace (the nearest ancestor whose `Cargo.toml` has `[workspace]`, else the package).
+/// Files not on this machine stay as they are, or relative to the working directory.
+#[derive(Default)]
+pub(crate) struct Paths {
+    /// Each directory's workspace or package root, found once.
+    roots: std::collections::HashMap<std::path::PathBuf, Option<std::path::PathBuf>>,
+}
+
+impl Paths {
+    pub(crate) fn show(&mut self, file: &str) -> String {
+        if let Some(rest) = after_toolchain(file) {
+            return rest.to_string();
         }
-    }
-    if let Some(i) = file.find("/library/") {
-        if file.starts_with("/rustc/") {
-            return file[i + 1..].to_string();
+        if let Some(i) = file.find("/registry/src/") {
+            // `.../registry/src/<index>/<crate>-<version>/...`
+            let index = &file[i + "/registry/src/".len()..];
+            if let Some(j) = index.find('/') {
+                return index[j + 1..].to_string();
+            }
         }
+        if let Some(i) = file.find("/git/checkouts/") {
+            // `.../git/checkouts/<name>-<hash>/<revision>/...`
+            let rest = &file[i + "/git/checkouts/".len()..];
+            let mut parts = rest.splitn(3, '/');
+            if let (Some(repo), Some(rev), Some(path)) = (parts.next(), parts.next(), parts.next())
+            {
+                let name = repo.rsplit_once('-').map_or(repo, |(n, _)| n);
+                return format!("{name}@{rev}/{path}");
+            }
+        }
+        let path = std::path::Path::new(file);
+        if path.is_absolute() {
+            if let Some(root) = path.parent().and_then(|d| self.root(d)) {
+                if let Ok(rel) = path.strip_prefix(&root) {
+                    return rel.display().to_string();
+                }
+            }
+            if let Ok(cwd) = std::env::current_dir() {
+                if let Ok(rel) = path.strip_prefix(&cwd) {
+                    return rel.display().to_string();
+                }
+            }
+        }
+        file.to_string()
     }
-    file.to_string()
+
+    /// The workspace (or else package) root above directory `dir`, if any.
+    fn root(&mut self, dir: &std::path::Path) -> Option<std::path::PathBuf> {
+        if let Some(r) = self.roots.get(dir) {
+            return r.clone();
+        }
+        let (mut package, mut workspace) = (None, None);
+        for d in dir.ancestors() {
+            let Ok(toml) = std::fs::read_to_string(d.join("Cargo.toml")) else {
+                continue;
+            };
+            package.get_or_insert_with(|| d.to_path_buf());
+            if toml.lines().any(|l| l.trim() == "[workspace]") {
+                workspace = Some(d.to_path_buf());
+                break;
+            }
+        }
+        let r = workspace.or(package);
+        self.roots.insert(dir.to_path_buf(), r.clone());
+        r
+    }
+}
+
+/// The part of a standard library source path after `library/`: from the toolchain's build
+/// (`/rustc/<hash>/library/`) or an installed `rust-src` (`.../rustlib/src/rust/library/`).
+fn after_toolchain(file: &str) -> Option<&str> {
+    let i = file.find("/library/")?;
+    let toolchain = file.starts_with("/rustc/") || file[..i].ends_with("/rustlib/src/rust");
+    toolchain.then(|| &file[i + "/library/".len()..])
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{short_fn, simplify_path};
+    use super::{short_fn, simplify_path, Paths};
+
+    #[test]
+    fn paths_do_not_depend_on_the_working_directory() {
+        let mut p = Paths::default();
+        assert_eq!(
+            p.show(
+                "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/core/src/ops/function.rs"
+            ),
+            "core/src/ops/function.rs"
+        );
+        assert_eq!(
+            p.show("/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/std/src/rt.rs"),
+            "std/src/rt.rs"
+        );
+        assert_eq!(
+            p.show("/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/syn-2.0.50/src/expr.rs"),
+            "syn-2.0.50/src/expr.rs"
+        );
+        assert_eq!(
+            p.show("/home/u/.cargo/git/checkouts/tokio-9d5f2b5e0a1c3e7f/ab12cd3/tokio/src/lib.rs"),
+            "tokio@ab12cd3/tokio/src/lib.rs"
+        );
+        // This crate's own files, relative to its workspace, from wherever the test runs.
+        let me = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/names.rs");
+        assert_eq!(p.show(me), "alloc-probe/src/report/names.rs");
+        assert_eq!(p.show("src/main.rs"), "src/main.rs");
+        assert_eq!(p.show("/nowhere/at/all.rs"), "/nowhere/at/all.rs");
+    }
 
     #[test]
     fn paths_simplify_for_matching() {
