@@ -128,8 +128,10 @@ pub fn run(opts: &Options, r: &Report) -> String {
     let mut out = String::new();
     header(r, &mut out);
 
+    // The runtime's sites (the test harness, std's set-up) stay in the totals only.
+    let own: Vec<SiteReport> = r.sites.iter().filter(|s| !s.runtime).cloned().collect();
     let sites = rank(
-        &r.sites,
+        &own,
         opts.by,
         site_key,
         |s| s.allocs,

@@ -58,6 +58,7 @@ pub(crate) fn build() -> Report {
         }
         let entry = by_site.entry(key).or_default();
         entry.classes.add(&c);
+        entry.runtime = st.runtime;
         if c.non_escaping > c.in_call && entry.host.is_none() {
             entry.host = st.host.map(|h| stacks.frame(h).function.clone());
         }
@@ -111,6 +112,7 @@ pub(crate) fn build() -> Report {
                 in_call: c.in_call,
                 tracked_call: e.call,
                 inlined_into: e.host,
+                runtime: e.runtime,
                 stack_avoidable: c.stack_avoidable,
                 escaped: c.escaped,
                 temporary: c.temporary,
@@ -172,6 +174,7 @@ struct SiteEvidence {
     classes: Classes,
     call: Option<String>,
     host: Option<String>,
+    runtime: bool,
 }
 
 /// Adds stack `b`'s figures to `a`'s.
@@ -199,6 +202,9 @@ struct Placed {
     /// Where the site's function was inlined into another, that function's frame (the
     /// machine frame the frame test tests).
     host: Option<u32>,
+    /// Whether no frame of the stack is the program's own: the test harness's allocations and
+    /// the standard library's set-up, the runtime.
+    runtime: bool,
 }
 
 /// The report's stacks as they are made from the call tree: each return address symbolised
@@ -214,7 +220,7 @@ struct Stacks {
     /// Each call-tree node's report node: the whole path from the root, every frame kept.
     by_node: HashMap<u32, u32, Fast>,
     /// Of each frame in the table: whether it is alloc-probe's, internal (see
-    /// [`Frame::is_internal`]), and in `std`.
+    /// [`Frame::is_internal`]), in `std`, and the test harness's.
     kinds: Vec<Kind>,
 }
 
@@ -223,6 +229,7 @@ struct Kind {
     probe: bool,
     internal: bool,
     std: bool,
+    harness: bool,
 }
 
 impl Stacks {
@@ -256,6 +263,7 @@ impl Stacks {
                         probe: f.is_probe(),
                         internal: f.is_internal(),
                         std: f.function.trim_start_matches('<').starts_with("std::"),
+                        harness: f.is_harness(),
                     });
                 }
                 ids.push(id);
@@ -297,6 +305,8 @@ impl Stacks {
         // up to the site.
         let mut seen: Vec<(u32, usize, u32, usize)> = Vec::new(); // (frame, phys, node, inline index)
         let (mut first, mut site, mut std_site) = (None, None, None);
+        // Whether the test harness ran inside the site's frame: then the harness allocated.
+        let mut harness = false;
         let (mut id, mut phys) = (leaf, 0);
         while id != 0 && site.is_none() {
             let frames = self.at(tree::node(id).ip).0.clone();
@@ -311,6 +321,7 @@ impl Stacks {
                 if site.is_none() && !kind.internal {
                     site = Some(seen.len());
                 }
+                harness |= site.is_none() && kind.harness;
                 if std_site.is_none() && kind.std {
                     std_site = Some(seen.len());
                 }
@@ -326,6 +337,7 @@ impl Stacks {
                 site_frame: self.unknown(),
                 site_phys: 0,
                 host: None,
+                runtime: true,
             };
         };
         let at = site.or(std_site).unwrap_or(first);
@@ -348,6 +360,7 @@ impl Stacks {
             site_frame: seen[at].0,
             site_phys: seen[at].1,
             host: host.filter(|&h| h != seen[at].0),
+            runtime: site.is_none() || harness,
         }
     }
 

@@ -235,6 +235,7 @@ fn blank_site(s: &SiteReport) -> SiteReport {
         file: s.file.clone(),
         line: s.line,
         function: s.function.clone(),
+        runtime: s.runtime,
         ..SiteReport::default()
     }
 }

@@ -116,6 +116,11 @@ pub struct SiteReport {
     /// The function the site's was inlined into, whose frame the frame test tested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inlined_into: Option<String>,
+    /// No frame of the site's stacks is the program's own (all are the standard library's,
+    /// the test harness's or alloc-probe's): the runtime's allocations, which the tables and
+    /// leak lists leave out and the totals keep.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub runtime: bool,
     /// Non-escaping, never grown, and within the stack limit.
     pub stack_avoidable: u64,
     /// Outlived the allocating function (or not freed yet).

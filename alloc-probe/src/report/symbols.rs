@@ -22,10 +22,16 @@ impl Frame {
         self.is_probe() || self.is_std() || self.is_foreign()
     }
 
-    /// A frame of C code without line tables (`main`, `__libc_start_call_main`, `_start`):
-    /// the program's entry, not a place it allocates from.
+    /// A frame of C code (`main`, `__libc_start_call_main`, `start_thread`): the program's
+    /// entry or a thread's, not a place it allocates from.
     pub(crate) fn is_foreign(&self) -> bool {
-        self.file.is_empty() && !self.function.contains("::")
+        !self.function.contains("::") && !self.file.ends_with(".rs")
+    }
+
+    /// A frame of libtest, the test harness: allocations it makes on its own are the
+    /// runtime's, not the program's.
+    pub(crate) fn is_harness(&self) -> bool {
+        self.is_std() && self.function.trim_start_matches('<').starts_with("test::")
     }
 
     pub(crate) fn is_probe(&self) -> bool {
@@ -42,11 +48,27 @@ impl Frame {
         if self.file.starts_with("/rustc/") || self.file.starts_with("/rust/deps/") {
             return true;
         }
+        // The toolchain's libraries and the crates they vendor, where they come without files.
         let f = self.function.trim_start_matches('<');
         self.file.is_empty()
-            && ["std::", "core::", "alloc::", "hashbrown::", "__"]
-                .iter()
-                .any(|p| f.starts_with(p))
+            && [
+                "std::",
+                "core::",
+                "alloc::",
+                "test::",
+                "hashbrown::",
+                "gimli::",
+                "addr2line::",
+                "object::",
+                "miniz_oxide::",
+                "rustc_demangle::",
+                "memchr::",
+                "adler2::",
+                "std_detect::",
+                "__",
+            ]
+            .iter()
+            .any(|p| f.starts_with(p))
     }
 }
 

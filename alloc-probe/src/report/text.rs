@@ -141,11 +141,25 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         thousands(sum(|s| s.leaked)),
         Bytes(sum(|s| s.leaked_bytes)),
     )?;
+    let runtime: Vec<&SiteReport> = r.sites.iter().filter(|s| s.runtime).collect();
+    if !runtime.is_empty() {
+        let n = |g: fn(&SiteReport) -> u64| runtime.iter().map(|s| g(s)).sum::<u64>();
+        writeln!(
+            f,
+            "  runtime (the test harness, the standard library's set-up): {} allocs, {}, {} still \
+             live; in the totals, not in the tables",
+            thousands(n(|s| s.allocs)),
+            Bytes(n(|s| s.bytes)),
+            thousands(n(|s| s.leaked)),
+        )?;
+    }
     let top = if detail == Detail::Full {
         usize::MAX
     } else {
         8
     };
+    // The program's own sites.
+    let sites: Vec<&SiteReport> = r.sites.iter().filter(|s| !s.runtime).collect();
     if !r.functions.is_empty() {
         writeln!(
             f,
@@ -171,18 +185,18 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         }
     }
     writeln!(f, "\nTop sites by blocks")?;
-    let by_blocks: Vec<&SiteReport> = r.sites.iter().take(top).collect();
+    let by_blocks: Vec<&SiteReport> = sites.iter().copied().take(top).collect();
     site_rows(f, &by_blocks)?;
     if detail == Detail::Summary {
-        let mut by_bytes: Vec<&SiteReport> = r.sites.iter().collect();
+        let mut by_bytes: Vec<&SiteReport> = sites.clone();
         by_bytes.sort_by_key(|s| std::cmp::Reverse(s.bytes));
         writeln!(f, "\nTop sites by bytes")?;
         site_rows(f, &by_bytes[..by_bytes.len().min(5)])?;
     }
     let findings = |kinds: &[&str]| -> Vec<&SiteReport> {
-        let mut v: Vec<&SiteReport> = r
-            .sites
+        let mut v: Vec<&SiteReport> = sites
             .iter()
+            .copied()
             .filter(|s| kinds.contains(&s.verdict_kind.as_str()))
             .collect();
         v.sort_by_key(|s| std::cmp::Reverse(s.allocs));
