@@ -163,17 +163,19 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
     if !r.functions.is_empty() {
         writeln!(
             f,
-            "\nTracked functions (allocs/call and B/call include callees)"
+            "\nTracked functions (allocs/call and B/call: per call, callees included, reallocs \
+             counted as allocs; own blocks: born in the function itself, over all calls; no-esc \
+             and avoid: shares of those)"
         )?;
         writeln!(
             f,
-            "  {:>9} {:>11} {:>10} {:>9} {:>7} {:>7}  function",
-            "calls", "allocs/call", "B/call", "own", "no-esc", "avoid"
+            "  {:>9} {:>11} {:>10} {:>10} {:>7} {:>7}  function",
+            "calls", "allocs/call", "B/call", "own blocks", "no-esc", "avoid"
         )?;
         for func in r.functions.iter().take(top) {
             writeln!(
                 f,
-                "  {:>9} {:>11.2} {:>10.1} {:>9} {:>7} {:>7}  {}",
+                "  {:>9} {:>11.2} {:>10.1} {:>10} {:>7} {:>7}  {}",
                 thousands(func.calls),
                 func.allocs_per_call,
                 func.bytes_per_call,
