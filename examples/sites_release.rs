@@ -18,6 +18,10 @@ fn main() {
         ("sent_to_stale_thread", scenarios::sent_to_stale_thread(32)),
         ("freed_by_unwinding", scenarios::freed_by_unwinding(10)),
         ("fooled_frame_test", scenarios::fooled_frame_test(100)),
+        (
+            "two_monomorphisations",
+            scenarios::two_monomorphisations(50),
+        ),
     ];
     let two_callers = scenarios::two_callers_alternating(300);
     let inlined = scenarios::inlined_site(40);

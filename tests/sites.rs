@@ -65,6 +65,21 @@ fn a_site_inlined_into_its_caller_names_the_frame_tested() {
 }
 
 #[test]
+fn monomorphisations_of_one_line_are_one_site() {
+    let line = scenarios::two_monomorphisations(50);
+    let s = site(line);
+    assert_eq!((s.allocs, s.bytes), (100, 50 * 2 + 50 * 16), "{s:#?}");
+    assert!(s.function.ends_with("boxed_generic"), "{s:#?}");
+    let r = alloc_probe::report();
+    let rows = r
+        .sites()
+        .iter()
+        .filter(|s| s.line == line && s.file.ends_with("scenarios/sites.rs"))
+        .count();
+    assert_eq!(rows, 1);
+}
+
+#[test]
 fn box_returned_escapes() {
     let line = scenarios::box_returned(500);
     let s = site(line);

@@ -40,6 +40,25 @@ pub fn inlined_site(n: u32) -> u32 {
     line
 }
 
+#[inline(never)]
+fn boxed_generic<T: Copy>(v: T) -> (Box<[T; 2]>, u32) {
+    // Two of `v`: the same code as `make_box`'s would be merged with it in a release build.
+    (black_box(Box::new([v; 2])), line!())
+}
+
+/// One line of a generic function in two monomorphisations: one site.
+#[inline(never)]
+pub fn two_monomorphisations(n: u32) -> u32 {
+    let mut line = 0;
+    for i in 0..n {
+        let (a, l) = boxed_generic(i as u8);
+        let (b, _) = boxed_generic(u64::from(i));
+        line = l;
+        drop(black_box((a, b)));
+    }
+    line
+}
+
 /// A box returned to the caller: escapes.
 #[inline(never)]
 pub fn box_returned(n: u32) -> u32 {

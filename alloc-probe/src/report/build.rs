@@ -8,7 +8,7 @@ use super::model::{
     Fast, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
     TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
-use super::names::{short_fn, Paths};
+use super::names::{short_fn, simplify_path, Paths};
 use super::symbols::{Frame, Symbols};
 use crate::counters::{self, peak, Stats};
 use crate::sys::settings::{self, Mode};
@@ -48,7 +48,9 @@ pub(crate) fn build() -> Report {
         let st = stacks.stack(p.leaf);
         let site = stacks.frame(st.site_frame);
         let c = classify(p, st.site_phys, epoch, unit);
-        let key = (site.file.clone(), site.line, site.function.clone());
+        // One row per line of a function: its monomorphisations (`parse::<u8>`,
+        // `parse::<u32>`) print alike, so they are one site.
+        let key = (site.file.clone(), site.line, simplify_path(&site.function));
         let func = p.function.load(Relaxed);
         if func != 0 {
             by_fn_site
