@@ -61,6 +61,7 @@ pub(crate) fn build() -> Report {
         let entry = by_site.entry(key).or_default();
         entry.classes.add(&c);
         entry.runtime = st.runtime;
+        entry.line_of_function |= site.line_of_function;
         if c.non_escaping > c.in_call && entry.host.is_none() {
             entry.host = st.host.map(|h| stacks.frame(h).function.clone());
         }
@@ -115,6 +116,7 @@ pub(crate) fn build() -> Report {
                 tracked_call: e.call,
                 inlined_into: e.host,
                 runtime: e.runtime,
+                line_of_function: e.line_of_function,
                 stack_avoidable: c.stack_avoidable,
                 escaped: c.escaped,
                 temporary: c.temporary,
@@ -177,6 +179,7 @@ struct SiteEvidence {
     call: Option<String>,
     host: Option<String>,
     runtime: bool,
+    line_of_function: bool,
 }
 
 /// Adds stack `b`'s figures to `a`'s.
@@ -246,6 +249,7 @@ impl Stacks {
                 function: "(truncated)".into(),
                 file: String::new(),
                 line: 0,
+                line_of_function: false,
             }];
             let fs = if ip == tree::TRUNCATED {
                 &truncated[..]
@@ -259,6 +263,7 @@ impl Stacks {
                     file: self.paths.show(&f.file),
                     line: f.line,
                     inlined: i + 1 < fs.len(),
+                    line_of_function: f.line_of_function,
                 });
                 if id as usize == self.kinds.len() {
                     self.kinds.push(Kind {
@@ -373,6 +378,7 @@ impl Stacks {
             file: String::new(),
             line: 0,
             inlined: false,
+            line_of_function: false,
         });
         if id as usize == self.kinds.len() {
             self.kinds.push(Kind::default());

@@ -170,6 +170,7 @@ mod tests {
                 file: "src/x.rs".into(),
                 line: 3,
                 inlined,
+                line_of_function: false,
             }]
         };
         let stack = |allocs| StackReport {

@@ -197,6 +197,7 @@ mod tests {
                     file: String::new(),
                     line,
                     inlined: false,
+                    line_of_function: false,
                 })
                 .collect();
             let s = StackReport {

@@ -236,6 +236,7 @@ fn blank_site(s: &SiteReport) -> SiteReport {
         line: s.line,
         function: s.function.clone(),
         runtime: s.runtime,
+        line_of_function: s.line_of_function,
         ..SiteReport::default()
     }
 }
@@ -377,6 +378,7 @@ fn import(tables: &mut Tables, r: &Report) -> Vec<u32> {
         file: String::new(),
         line: 0,
         inlined: false,
+        line_of_function: false,
     };
     let frames: Vec<u32> = r.frames.iter().map(|f| tables.frame(f)).collect();
     let locations: Vec<u32> = r

@@ -116,6 +116,9 @@ pub struct SiteReport {
     /// The function the site's was inlined into, whose frame the frame test tested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inlined_into: Option<String>,
+    /// The line is its function's: the debug info has none for the allocating address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub line_of_function: bool,
     /// No frame of the site's stacks is the program's own (all are the standard library's,
     /// the test harness's or alloc-probe's): the runtime's allocations, which the tables and
     /// leak lists leave out and the totals keep.
@@ -260,6 +263,10 @@ pub struct FrameReport {
     /// machine frame. pprof shows such runs as the lines of one location.
     #[serde(default)]
     pub inlined: bool,
+    /// Whether `line` is the function's own line, the debug info having none for the
+    /// address (line 0, as compilers mark code merged from several lines).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub line_of_function: bool,
 }
 
 /// One node of the call tree: a machine frame, called from another node. Written

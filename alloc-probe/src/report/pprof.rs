@@ -367,6 +367,7 @@ mod tests {
             file: "src/x.rs".into(),
             line,
             inlined: false,
+            line_of_function: false,
         }
     }
 

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::names::plain_fn;
+use crate::sys::unwind;
 
 /// One logical frame: a function, and where in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -13,6 +14,9 @@ pub(crate) struct Frame {
     pub function: String,
     pub file: String,
     pub line: u32,
+    /// Whether `line` is the function's own line: the debug info gave the address none
+    /// (line 0, as compilers mark code merged from several lines).
+    pub line_of_function: bool,
 }
 
 impl Frame {
@@ -102,6 +106,7 @@ fn resolve(ip: usize) -> Vec<Frame> {
             function,
             file,
             line: sym.lineno().unwrap_or(0),
+            line_of_function: false,
         });
     });
     if out.is_empty() {
@@ -109,7 +114,71 @@ fn resolve(ip: usize) -> Vec<Frame> {
             function: format!("{ip:#x}"),
             file: String::new(),
             line: 0,
+            line_of_function: false,
         });
     }
+    let entry = unwind::function_start(addr as usize).map(|a| a as *mut std::ffi::c_void);
+    with_function_line(&mut out, entry);
     out
+}
+
+/// Gives the machine frame (the last of `frames`) its function's line when the debug info has
+/// no line for the address: the line of the function's first instruction, at `entry` (from
+/// the unwind tables; `None` where there are none to read).
+fn with_function_line(frames: &mut [Frame], entry: Option<*mut std::ffi::c_void>) {
+    let Some(f) = frames.last_mut() else { return };
+    if f.line != 0 || f.file.is_empty() {
+        return;
+    }
+    let Some(entry) = entry else { return };
+    let (mut line, mut file) = (0, None);
+    // The last frame at the entry is the function itself (any before it are inlined there).
+    // `resolve` takes an address for a return address and looks one byte before it.
+    let first = entry.cast::<u8>().wrapping_add(1).cast();
+    backtrace::resolve(first, |sym| {
+        line = sym.lineno().unwrap_or(0);
+        file = sym.filename().map(|p| p.display().to_string());
+    });
+    if line != 0 {
+        f.line = line;
+        if let Some(file) = file {
+            f.file = file;
+        }
+        f.line_of_function = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{with_function_line, Frame};
+
+    #[inline(never)]
+    fn target() -> u32 {
+        std::hint::black_box(7)
+    }
+
+    #[test]
+    fn a_frame_without_a_line_gets_its_functions() {
+        let entry = target as fn() -> u32 as *mut std::ffi::c_void;
+        let mut frames = vec![Frame {
+            function: "target".into(),
+            file: file!().into(),
+            line: 0,
+            line_of_function: false,
+        }];
+        with_function_line(&mut frames, Some(entry));
+        let declared = line!() - 14; // `fn target()`
+        assert!(frames[0].line_of_function);
+        // The first instruction is on the `fn` line, or the body's first.
+        assert!(
+            (declared..=declared + 1).contains(&frames[0].line),
+            "{} for a function declared on {declared}",
+            frames[0].line
+        );
+        // A frame with a line keeps it.
+        frames[0].line = 3;
+        frames[0].line_of_function = false;
+        with_function_line(&mut frames, Some(entry));
+        assert_eq!((frames[0].line, frames[0].line_of_function), (3, false));
+    }
 }

@@ -20,7 +20,9 @@ pub(crate) enum Detail {
 fn place(s: &SiteReport) -> String {
     let func = short_fn(&s.function);
     let file = if s.file.is_empty() { "?" } else { &s.file };
-    let mut p = format!("{file}:{} {func}", s.line);
+    // `~` marks the function's line, where the debug info had none for the site.
+    let mark = if s.line_of_function { "~" } else { "" };
+    let mut p = format!("{file}:{mark}{} {func}", s.line);
     if p.len() > 52 {
         let cut = p.len() - 51;
         p = format!(

@@ -205,6 +205,35 @@ fn find_rule(_addr: usize) -> Option<Rule> {
     None
 }
 
+/// The start of the function whose code holds `addr`, from its unwind table entry: what names
+/// a line where the debug info has none for an address (see `report::symbols`).
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+pub(crate) fn function_start(addr: usize) -> Option<usize> {
+    #[repr(C)]
+    struct Bases {
+        tbase: usize,
+        dbase: usize,
+        func: usize,
+    }
+    extern "C" {
+        fn _Unwind_Find_FDE(pc: usize, bases: *mut Bases) -> *const u8;
+    }
+    let mut bases = Bases {
+        tbase: 0,
+        dbase: 0,
+        func: 0,
+    };
+    // SAFETY: libgcc's lookup of the FDE covering `addr`, which writes `bases` (`func`: the
+    // FDE's first address) and returns null or a pointer into a loaded object's `.eh_frame`.
+    let fde = unsafe { _Unwind_Find_FDE(addr, &mut bases) };
+    (!fde.is_null() && bases.func != 0).then_some(bases.func)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")))]
+pub(crate) fn function_start(_addr: usize) -> Option<usize> {
+    None
+}
+
 /// [`walk`] with `rules`, reading only inside the stack `lo..hi`: each frame's caller by its
 /// cached rule while there is one, then libgcc's walk from there on if the stack goes on.
 /// Frames are given as `walk` gives them. `None` where there is no unwinder.
