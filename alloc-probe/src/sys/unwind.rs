@@ -112,15 +112,6 @@ fn find_rule(addr: usize) -> Option<Rule> {
         RegisterRule, UnwindContext, UnwindContextStorage, UnwindSection, UnwindTableRow, X86_64,
     };
 
-    #[repr(C)]
-    struct Bases {
-        tbase: usize,
-        dbase: usize,
-        func: usize,
-    }
-    extern "C" {
-        fn _Unwind_Find_FDE(pc: usize, bases: *mut Bases) -> *const u8;
-    }
     /// gimli's state for one row, on the stack.
     struct OnStack;
     impl<T: ReaderOffset> UnwindContextStorage<T> for OnStack {
@@ -128,17 +119,7 @@ fn find_rule(addr: usize) -> Option<Rule> {
         type Stack = [UnwindTableRow<T, Self>; 4];
     }
 
-    let mut bases = Bases {
-        tbase: 0,
-        dbase: 0,
-        func: 0,
-    };
-    // SAFETY: libgcc's lookup of the FDE covering `addr`; it writes `bases` and returns null
-    // or a pointer into a loaded object's `.eh_frame`.
-    let fde = unsafe { _Unwind_Find_FDE(addr, &mut bases) };
-    if fde.is_null() {
-        return None;
-    }
+    let (fde, bases) = find_fde(addr)?;
     // SAFETY: an FDE starts with its 32-bit length and the 32-bit distance back to its CIE,
     // both inside the mapped `.eh_frame`.
     let (len, cie_back) = unsafe {
@@ -205,28 +186,40 @@ fn find_rule(_addr: usize) -> Option<Rule> {
     None
 }
 
-/// The start of the function whose code holds `addr`, from its unwind table entry: what names
-/// a line where the debug info has none for an address (see `report::symbols`).
+/// An object's bases as libgcc gives them with an FDE: its text, its data, and the FDE's
+/// first address (its function's start).
 #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
-pub(crate) fn function_start(addr: usize) -> Option<usize> {
-    #[repr(C)]
-    struct Bases {
-        tbase: usize,
-        dbase: usize,
-        func: usize,
-    }
-    extern "C" {
-        fn _Unwind_Find_FDE(pc: usize, bases: *mut Bases) -> *const u8;
-    }
+#[repr(C)]
+struct Bases {
+    tbase: usize,
+    dbase: usize,
+    func: usize,
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+extern "C" {
+    fn _Unwind_Find_FDE(pc: usize, bases: *mut Bases) -> *const u8;
+}
+
+/// The FDE covering `addr` in a loaded object's `.eh_frame`, and the object's bases.
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+fn find_fde(addr: usize) -> Option<(*const u8, Bases)> {
     let mut bases = Bases {
         tbase: 0,
         dbase: 0,
         func: 0,
     };
-    // SAFETY: libgcc's lookup of the FDE covering `addr`, which writes `bases` (`func`: the
-    // FDE's first address) and returns null or a pointer into a loaded object's `.eh_frame`.
+    // SAFETY: libgcc's lookup of the FDE covering `addr`; it writes `bases` and returns null
+    // or a pointer into a loaded object's `.eh_frame`.
     let fde = unsafe { _Unwind_Find_FDE(addr, &mut bases) };
-    (!fde.is_null() && bases.func != 0).then_some(bases.func)
+    (!fde.is_null()).then_some((fde, bases))
+}
+
+/// The start of the function whose code holds `addr`, from its unwind table entry: what names
+/// a line where the debug info has none for an address (see `report::symbols`).
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+pub(crate) fn function_start(addr: usize) -> Option<usize> {
+    find_fde(addr).map(|(_, b)| b.func).filter(|&f| f != 0)
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")))]
