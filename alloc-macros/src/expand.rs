@@ -380,12 +380,13 @@ fn tracked_body(sig: &Signature, block: &Block, args: &Args) -> Block {
         // type to infer from, where one can be written in a `let`.
         let annotation = match &sig.output {
             ReturnType::Default => Some(quote!(: ())),
-            ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => None,
-            ReturnType::Type(_, ty) if has_impl_trait(ty) => Some(TokenStream::new()),
+            // `-> !` never returns a value; a `let` cannot name `impl Trait`, and without the
+            // return type a returned closure's signature cannot be inferred.
+            ReturnType::Type(_, ty) if is_never(ty) || has_impl_trait(ty) => None,
+            ReturnType::Type(_, ty) if matches!(**ty, Type::Macro(_)) => None,
             ReturnType::Type(_, ty) => Some(quote!(: #ty)),
         };
         match annotation {
-            // `-> !`: the body never returns a value.
             None => quote! { #enter #block },
             Some(annotation) => quote! {
                 #enter
@@ -399,6 +400,16 @@ fn tracked_body(sig: &Signature, block: &Block, args: &Args) -> Block {
     Block {
         brace_token: block.brace_token,
         stmts: vec![Stmt::Expr(Expr::Verbatim(body), None)],
+    }
+}
+
+/// Whether a type is `!`, in parentheses or a macro's invisible group or not.
+fn is_never(ty: &Type) -> bool {
+    match ty {
+        Type::Never(_) => true,
+        Type::Paren(p) => is_never(&p.elem),
+        Type::Group(g) => is_never(&g.elem),
+        _ => false,
     }
 }
 

@@ -59,8 +59,12 @@ pub(crate) fn build() -> Report {
                 .add(&c);
         }
         let entry = by_site.entry(key).or_default();
+        if entry.function.is_empty() {
+            entry.function.clone_from(&site.function);
+        }
         entry.classes.add(&c);
-        entry.runtime = st.runtime;
+        // Runtime only if every stack of the site is.
+        entry.runtime = Some(entry.runtime.unwrap_or(true) && st.runtime);
         entry.line_of_function |= site.line_of_function;
         if c.non_escaping > c.in_call && entry.host.is_none() {
             entry.host = st.host.map(|h| stacks.frame(h).function.clone());
@@ -95,7 +99,8 @@ pub(crate) fn build() -> Report {
 
     let mut sites: Vec<SiteReport> = by_site
         .into_iter()
-        .map(|((file, line, function), e)| {
+        .map(|((file, line, _), e)| {
+            let function = e.function;
             let c = e.classes;
             let host = e.host.as_deref().map(short_fn);
             let evidence = Evidence {
@@ -115,7 +120,7 @@ pub(crate) fn build() -> Report {
                 in_call: c.in_call,
                 tracked_call: e.call,
                 inlined_into: e.host,
-                runtime: e.runtime,
+                runtime: e.runtime.unwrap_or(false),
                 line_of_function: e.line_of_function,
                 stack_avoidable: c.stack_avoidable,
                 escaped: c.escaped,
@@ -175,10 +180,12 @@ pub(crate) fn build() -> Report {
 /// A site's classes, and the names its verdict gives its evidence (see [`Evidence`]).
 #[derive(Default)]
 struct SiteEvidence {
+    /// The site's function as its first stack names it (the key drops generic arguments).
+    function: String,
     classes: Classes,
     call: Option<String>,
     host: Option<String>,
-    runtime: bool,
+    runtime: Option<bool>,
     line_of_function: bool,
 }
 

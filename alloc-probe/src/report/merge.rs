@@ -247,6 +247,8 @@ fn add_site(a: &mut SiteReport, b: &SiteReport, at_peak: bool) {
     a.reallocs = a.reallocs.saturating_add(b.reallocs);
     a.non_escaping = a.non_escaping.saturating_add(b.non_escaping);
     a.in_call = a.in_call.saturating_add(b.in_call);
+    a.runtime &= b.runtime;
+    a.line_of_function |= b.line_of_function;
     if a.tracked_call.is_none() {
         a.tracked_call.clone_from(&b.tracked_call);
     }

@@ -20,9 +20,9 @@ pub(crate) fn short_fn(f: &str) -> String {
 }
 
 /// A function's name in one spelling, whichever symbol mangling or debug info it came from:
-/// `{{closure}}` (legacy) and `{closure#0}` (v0, DWARF) are `{closure}`; an `async fn`'s or
-/// block's body, `{async_fn#0}` or `{async_block#0}`, is `{async}`, inside the function it
-/// belongs to (`handler::{async}`).
+/// `{{closure}}` (legacy) and `{closure#0}` (v0, DWARF) are `{closure}`, and so is an
+/// `async fn`'s or block's body (`{async_fn#0}`, `{async_block#0}` in debug info, a closure in
+/// every mangling), inside the function it belongs to (`handler::{closure}`).
 pub(crate) fn plain_fn(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
@@ -41,8 +41,9 @@ pub(crate) fn plain_fn(name: &str) -> String {
             }
         };
         let kind = inner.split('#').next().unwrap_or(inner);
+        // Mangled names spell an async body as a closure; debug info alone says which.
         let kind = match kind {
-            "async_fn" | "async_block" | "async_closure" => "async",
+            "async_fn" | "async_block" | "async_closure" => "closure",
             k => k,
         };
         out.push('{');
@@ -120,10 +121,12 @@ impl Paths {
             return rest.to_string();
         }
         if let Some(i) = file.find("/registry/src/") {
-            // `.../registry/src/<index>/<crate>-<version>/...`
+            // `.../registry/src/<index>-<hash>/<crate>-<version>/...`
             let index = &file[i + "/registry/src/".len()..];
-            if let Some(j) = index.find('/') {
-                return index[j + 1..].to_string();
+            if let Some((dir, rest)) = index.split_once('/') {
+                if hashed(dir).is_some() {
+                    return rest.to_string();
+                }
             }
         }
         if let Some(i) = file.find("/git/checkouts/") {
@@ -132,8 +135,9 @@ impl Paths {
             let mut parts = rest.splitn(3, '/');
             if let (Some(repo), Some(rev), Some(path)) = (parts.next(), parts.next(), parts.next())
             {
-                let name = repo.rsplit_once('-').map_or(repo, |(n, _)| n);
-                return format!("{name}@{rev}/{path}");
+                if let Some(name) = hashed(repo) {
+                    return format!("{name}@{rev}/{path}");
+                }
             }
         }
         let path = std::path::Path::new(file);
@@ -163,7 +167,8 @@ impl Paths {
                 continue;
             };
             package.get_or_insert_with(|| d.to_path_buf());
-            if toml.lines().any(|l| l.trim() == "[workspace]") {
+            let table = |l: &str| l.split('#').next().unwrap_or("").trim() == "[workspace]";
+            if toml.lines().any(table) {
                 workspace = Some(d.to_path_buf());
                 break;
             }
@@ -172,6 +177,13 @@ impl Paths {
         self.roots.insert(dir.to_path_buf(), r.clone());
         r
     }
+}
+
+/// `name` of a directory Cargo names `<name>-<16 hex digits>` (a registry index, a git
+/// checkout), or `None` for any other.
+fn hashed(dir: &str) -> Option<&str> {
+    let (name, hash) = dir.rsplit_once('-')?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(name)
 }
 
 /// The part of a standard library source path after `library/`: from the toolchain's build
@@ -212,6 +224,15 @@ mod tests {
         assert_eq!(p.show(me), "alloc-probe/src/report/names.rs");
         assert_eq!(p.show("src/main.rs"), "src/main.rs");
         assert_eq!(p.show("/nowhere/at/all.rs"), "/nowhere/at/all.rs");
+        // Folders that only look like Cargo's.
+        assert_eq!(
+            p.show("/nowhere/registry/src/api/handlers.rs"),
+            "/nowhere/registry/src/api/handlers.rs"
+        );
+        assert_eq!(
+            p.show("/nowhere/git/checkouts/proj/src/lib.rs"),
+            "/nowhere/git/checkouts/proj/src/lib.rs"
+        );
     }
 
     #[test]
@@ -236,10 +257,13 @@ mod tests {
         use super::plain_fn;
         assert_eq!(plain_fn("a::parse::{{closure}}"), "a::parse::{closure}");
         assert_eq!(plain_fn("a::parse::{closure#1}"), "a::parse::{closure}");
-        assert_eq!(plain_fn("a::handler::{async_fn#0}"), "a::handler::{async}");
+        assert_eq!(
+            plain_fn("a::handler::{async_fn#0}"),
+            "a::handler::{closure}"
+        );
         assert_eq!(
             plain_fn("a::run::{async_block#0}::{closure#0}"),
-            "a::run::{async}::{closure}"
+            "a::run::{closure}::{closure}"
         );
         assert_eq!(
             plain_fn("<a::S<u8> as a::T>::f::{{closure}}::{{closure}}"),
@@ -250,7 +274,7 @@ mod tests {
         assert_eq!(plain_fn("broken::{closure"), "broken::{closure");
         assert_eq!(
             short_fn(&plain_fn("a::handler::{async_fn#0}")),
-            "handler::{async}"
+            "handler::{closure}"
         );
     }
 

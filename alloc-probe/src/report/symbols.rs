@@ -122,11 +122,13 @@ fn resolve(ip: usize) -> Vec<Frame> {
     out
 }
 
-/// Gives the machine frame (the last of `frames`) its function's line when the debug info has
+/// Gives a machine frame with no inlined frames its function's line when the debug info has
 /// no line for the address: the line of the function's first instruction, at `entry` (from
 /// the unwind tables; `None` where there are none to read).
 fn with_function_line(frames: &mut [Frame], entry: Option<*mut std::ffi::c_void>) {
-    let Some(f) = frames.last_mut() else { return };
+    // Only a machine frame with nothing inlined at the address: elsewhere the line that is
+    // missing is an inlined function's, whose own start the unwind table does not give.
+    let [f] = frames else { return };
     if f.line != 0 || f.file.is_empty() {
         return;
     }

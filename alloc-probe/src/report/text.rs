@@ -110,7 +110,7 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
              \"unknown\" verdicts); build with -C force-frame-pointers=yes for the frame test"
         )?;
     }
-    // Line tables name functions without their module path (`parse`, `{async}`).
+    // Line tables name functions without their module path (`parse`, `{closure}`).
     let bare = |s: &SiteReport| s.file.ends_with(".rs") && !s.function.contains("::");
     if r.sites.iter().any(bare) {
         writeln!(

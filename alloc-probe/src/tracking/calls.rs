@@ -124,7 +124,8 @@ impl Calls {
     }
 
     /// Moves this thread's invocation numbers on by `n`, as if that many calls had run: how
-    /// tests reach the numbers of a long-running process.
+    /// tests reach the numbers of a long-running process. For a test on one thread: the
+    /// numbers it moves to may lie in another thread's block.
     #[cfg(feature = "testing")]
     pub(crate) fn skip(&mut self, n: u64) {
         self.next_invocation = self.next_invocation.max(1) + n;
