@@ -124,10 +124,11 @@ pub(crate) fn freed(
             p.stayed.add(points::IN_CALL, w, small, a);
             let (counts, access) = functions::counts_of(slot.fns(), call.index);
             counts.add_class(w, small, access);
-        } else if !own {
-            c.freed_elsewhere.add(w, a);
+            return;
         }
-        return;
+        if own {
+            return; // its call has returned: escaped, which no frame test can undo
+        }
     }
     if !own {
         c.freed_elsewhere.add(w, a);
