@@ -4,7 +4,13 @@
 //! The function is a few lines of assembly, as a C library built without frame pointers
 //! would be: it saves the frame-pointer register, fills it with a value that is no frame
 //! address, and calls back into Rust, which allocates. Its unwind table (`.cfi_*`) says
-//! where it saved what, as a C compiler's would.
+//! where it saved what, as a C compiler's would. Linux only: elsewhere the unwinder is the
+//! system's, and there is no frame-pointer walk to fall back from (Windows) or the ABI keeps
+//! frame pointers everywhere (macOS).
+#![cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "linux"
+))]
 
 use std::ffi::c_void;
 use std::hint::black_box;
@@ -46,7 +52,32 @@ std::arch::global_asm!(
     ".popsection",
 );
 
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[cfg(all(target_arch = "aarch64", target_os = "linux"))]
+std::arch::global_asm!(
+    ".pushsection .text.no_fp_trampoline,\"ax\",%progbits",
+    ".globl no_fp_trampoline",
+    ".type no_fp_trampoline,%function",
+    "no_fp_trampoline:",
+    ".cfi_startproc",
+    "stp x29, x30, [sp, #-16]!",
+    ".cfi_def_cfa_offset 16",
+    ".cfi_offset x29, -16",
+    ".cfi_offset x30, -8",
+    // Not a frame address: a frame walk reading it must stop.
+    "mov x29, #0x1234",
+    "mov x9, x0",
+    "mov x0, x1",
+    "blr x9",
+    "ldp x29, x30, [sp], #16",
+    ".cfi_def_cfa_offset 0",
+    ".cfi_restore x29",
+    ".cfi_restore x30",
+    "ret",
+    ".cfi_endproc",
+    ".size no_fp_trampoline, .-no_fp_trampoline",
+    ".popsection",
+);
+
 extern "C" {
     /// Calls `f(arg)` with the frame-pointer register holding garbage.
     fn no_fp_trampoline(f: extern "C" fn(*mut c_void), arg: *mut c_void);
@@ -74,14 +105,9 @@ fn line_of(text: &str) -> u32 {
 
 #[inline(never)]
 fn through_c(out: &mut Out) {
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     // SAFETY: the trampoline calls `allocate` with the pointer we give, which is a live
     // `&mut Out`, and follows the C calling convention (it saves what it changes).
-    unsafe {
-        no_fp_trampoline(allocate, out as *mut Out as *mut c_void)
-    };
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    allocate(out as *mut Out as *mut c_void);
+    unsafe { no_fp_trampoline(allocate, out as *mut Out as *mut c_void) };
 }
 
 #[inline(never)]
@@ -92,7 +118,6 @@ fn outer_caller() -> Out {
 }
 
 #[test]
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 fn stacks_go_on_past_a_function_without_frame_pointers() {
     // This thread's walks have reached its outermost frame before (the test harness
     // allocated on it), so the walk that stops in the trampoline is known to stop short.

@@ -78,7 +78,7 @@ pub use report::{
     FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,
     TrackingCost, SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
-#[cfg(feature = "jemalloc")]
+#[cfg(alloc_probe_jemalloc)]
 pub use sys::jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};
 pub use sys::settings::Mode;
 

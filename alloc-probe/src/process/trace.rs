@@ -2,7 +2,7 @@
 //! one line per interval on stderr with live bytes and blocks (and their change), the peak,
 //! allocations and frees per second, and resident memory.
 //!
-//! The trace runs on a thread made with `pthread_create` directly and formats into stack
+//! The trace runs on a thread made by the system directly (see `sys::thread`) and formats into stack
 //! buffers, so it allocates nothing: its own work never shows up in the figures it prints.
 
 use std::fmt::Write;
@@ -47,9 +47,9 @@ pub(super) fn start() {
     thread::spawn(run, every.as_nanos() as usize);
 }
 
-/// The trace thread: `every` nanoseconds, in the pointer argument.
-extern "C" fn run(every: *mut std::ffi::c_void) -> *mut std::ffi::c_void {
-    let every = every as usize as u64;
+/// The trace thread: a line every `every` nanoseconds.
+fn run(every: usize) {
+    let every = every as u64;
     let start = std::time::Instant::now();
     let mut last = totals();
     let mut last_t = 0.0f64;
@@ -88,7 +88,7 @@ extern "C" fn run(every: *mut std::ffi::c_void) -> *mut std::ffi::c_void {
 
 /// jemalloc's resident bytes, when the probe wraps jemalloc.
 fn jemalloc_resident() -> Option<u64> {
-    #[cfg(feature = "jemalloc")]
+    #[cfg(alloc_probe_jemalloc)]
     if crate::sys::settings::inner_is_jemalloc() {
         return crate::sys::jemalloc::jemalloc_stats()
             .ok()

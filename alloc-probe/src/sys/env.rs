@@ -21,7 +21,7 @@ pub(crate) fn var(name: &CStr) -> Option<&'static [u8]> {
 /// Writes one line, in parts, to stderr.
 pub(crate) fn warn(parts: &[&[u8]]) {
     for p in parts {
-        // SAFETY: writes `p.len()` bytes from a valid slice to fd 2.
-        unsafe { libc::write(2, p.as_ptr().cast(), p.len()) };
+        // SAFETY: writes at most `p.len()` bytes from a valid slice to fd 2.
+        unsafe { libc::write(2, p.as_ptr().cast(), p.len() as _) };
     }
 }

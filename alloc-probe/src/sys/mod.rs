@@ -11,7 +11,7 @@ pub(crate) mod clock;
 pub(crate) mod env;
 pub(crate) mod guard;
 pub(crate) mod hooks;
-#[cfg(feature = "jemalloc")]
+#[cfg(alloc_probe_jemalloc)]
 pub(crate) mod jemalloc;
 pub(crate) mod pages;
 pub(crate) mod settings;

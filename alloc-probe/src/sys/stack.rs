@@ -54,7 +54,7 @@ pub(crate) fn frame_pointer() -> usize {
 /// allocates to read them (a CPU set, and for the main thread a buffered read of
 /// /proc/self/maps), through its own `malloc`.
 pub(crate) fn bounds() -> (usize, usize) {
-    #[cfg(target_os = "linux")]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     // SAFETY: pthread_getattr_np fills `attr`, which is destroyed after use; the out-pointers
     // are valid locals.
     unsafe {
@@ -70,5 +70,21 @@ pub(crate) fn bounds() -> (usize, usize) {
             return (addr as usize, addr as usize + size);
         }
     }
+    #[cfg(target_vendor = "apple")]
+    // SAFETY: both calls only read the calling thread's own attributes.
+    unsafe {
+        let me = libc::pthread_self();
+        let hi = libc::pthread_get_stackaddr_np(me) as usize; // the top: stacks grow down
+        let size = libc::pthread_get_stacksize_np(me);
+        return (hi.saturating_sub(size), hi);
+    }
+    #[cfg(windows)]
+    // SAFETY: writes the calling thread's limits into two locals.
+    unsafe {
+        let (mut lo, mut hi) = (0usize, 0usize);
+        windows_sys::Win32::System::Threading::GetCurrentThreadStackLimits(&mut lo, &mut hi);
+        return (lo, hi);
+    }
+    #[allow(unreachable_code)]
     (0, 0)
 }

@@ -13,6 +13,10 @@
 //! (glibc 2.35 and later) or `dl_iterate_phdr`, and neither allocates through us (any memory
 //! libgcc wants comes from libc's `malloc`, never from the Rust global allocator; gimli's
 //! context here lives on the stack).
+//!
+//! Elsewhere the system's unwinder walks every time, through the `backtrace` crate's
+//! unsynchronised trace, which allocates nothing: libunwind on macOS, `RtlVirtualUnwind` over
+//! the PE's unwind tables on Windows.
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod ffi {
@@ -28,21 +32,43 @@ mod ffi {
         pub fn _Unwind_Backtrace(trace: Trace, arg: *mut c_void) -> c_int;
         pub fn _Unwind_GetIP(ctx: *mut Context) -> usize;
         pub fn _Unwind_GetCFA(ctx: *mut Context) -> usize;
+        pub fn _Unwind_GetGR(ctx: *mut Context, index: c_int) -> usize;
     }
+
+    /// The frame-pointer register's DWARF number (rbp, x29); none elsewhere.
+    pub const FP: Option<c_int> = if cfg!(target_arch = "x86_64") {
+        Some(6)
+    } else if cfg!(target_arch = "aarch64") {
+        Some(29)
+    } else {
+        None
+    };
 }
 
-/// Entries of a thread's [`Rules`]: a power of two.
-const RULES: usize = 1024;
+/// Whether rules are read and cached here (see the module's notes).
+const CACHED: bool = cfg!(all(
+    target_os = "linux",
+    target_env = "gnu",
+    target_arch = "x86_64"
+));
+
+/// Entries of a thread's [`Rules`]: a power of two (none where nothing is cached).
+const RULES: usize = if CACHED { 1024 } else { 0 };
 
 /// A thread's rules for finding callers, by return address (see the module's notes). Sets of
 /// two entries, the one used last first, so that two addresses of one set that a stack uses
 /// in turn do not evict each other; all zero where empty (it starts zeroed, in the thread's
 /// tracking state).
+#[cfg_attr(
+    not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")),
+    allow(dead_code)
+)]
 pub(crate) struct Rules([(usize, u64); RULES]);
 
 /// How to find the caller of the frame running at some address, packed into a word: the
 /// canonical frame address is `rsp` or `rbp` plus an offset; the return address is saved just
 /// below it; the caller's `rbp` is saved at an offset from it, or is the same.
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Rule {
     /// The frame has no caller (the return address is undefined: a thread's entry).
@@ -53,6 +79,7 @@ struct Rule {
     rbp_at: Option<i16>,
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
 impl Rule {
     const VALID: u64 = 1;
     const FROM_RBP: u64 = 2;
@@ -83,6 +110,7 @@ impl Rule {
     }
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
 impl Rules {
     /// The rule at `ip` (`lookup` is the address whose unwind row applies: a return
     /// address less one, where the call was); `None` where there is none to use.
@@ -181,11 +209,6 @@ fn find_rule(addr: usize) -> Option<Rule> {
     })
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64")))]
-fn find_rule(_addr: usize) -> Option<Rule> {
-    None
-}
-
 /// An object's bases as libgcc gives them with an FDE: its text, its data, and the FDE's
 /// first address (its function's start).
 #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
@@ -231,14 +254,15 @@ pub(crate) fn function_start(_addr: usize) -> Option<usize> {
 /// cached rule while there is one, then libgcc's walk from there on if the stack goes on.
 /// Frames are given as `walk` gives them. `None` where there is no unwinder.
 #[inline(never)]
-pub(crate) fn walk_with<F: FnMut(usize, usize) -> bool>(
+pub(crate) fn walk_with<F: FnMut(usize, usize, usize) -> bool>(
     rules: &mut Rules,
     lo: usize,
     hi: usize,
-    mut f: F,
+    f: F,
 ) -> Option<bool> {
     #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
     {
+        let mut f = f;
         let (mut ip, mut sp, mut bp): (usize, usize, usize);
         // SAFETY: reads the instruction pointer (of the next instruction, in this function),
         // the stack pointer and rbp; touches no memory.
@@ -260,7 +284,7 @@ pub(crate) fn walk_with<F: FnMut(usize, usize) -> bool>(
                 // No rule to use here: libgcc walks the stack instead (it cannot start
                 // mid-stack), passing on only the frames not passed on yet: from the one
                 // running at `ip`, whose callee's CFA is `sp`.
-                return walk(|ip, cfa| cfa < sp || f(ip, cfa));
+                return walk(|ip, cfa, fp| cfa < sp || f(ip, cfa, fp));
             };
             let base = if rule.from_rbp { bp } else { sp };
             let cfa = base.wrapping_add(rule.cfa_offset as isize as usize);
@@ -268,8 +292,8 @@ pub(crate) fn walk_with<F: FnMut(usize, usize) -> bool>(
                 return Some(false);
             }
             // As libgcc's contexts do, the frame running `ip` is given with its callee's
-            // CFA, which is the stack pointer here.
-            if !f(ip, sp) {
+            // CFA, which is the stack pointer here, and its own rbp.
+            if !f(ip, sp, bp) {
                 return Some(false);
             }
             if rule.outermost {
@@ -300,17 +324,18 @@ pub(crate) fn walk_with<F: FnMut(usize, usize) -> bool>(
     }
 }
 
-/// Unwinds the calling stack: calls `f(ip, cfa)` for each frame, from `walk`'s own frame
+/// Unwinds the calling stack: calls `f(ip, cfa, fp)` for each frame, from `walk`'s own frame
 /// outwards, until `f` returns false. A frame comes as libgcc's context gives it: the address
-/// it will resume at, and the canonical frame address (CFA) of the frame it called, the one
-/// `ip` returns from (whose frame record, if it has one, sits 16 bytes below it).
+/// it will resume at, the canonical frame address (CFA) of the frame it called, the one `ip`
+/// returns from, and the frame-pointer register in the frame running `ip`: its frame record,
+/// if it has one (0 where the unwinder does not tell).
 /// Returns whether the unwinder reached the end of the stack; `None` where there is no
 /// unwinder.
 #[inline(never)]
-pub(crate) fn walk<F: FnMut(usize, usize) -> bool>(mut f: F) -> Option<bool> {
+pub(crate) fn walk<F: FnMut(usize, usize, usize) -> bool>(mut f: F) -> Option<bool> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        extern "C" fn step<F: FnMut(usize, usize) -> bool>(
+        extern "C" fn step<F: FnMut(usize, usize, usize) -> bool>(
             ctx: *mut ffi::Context,
             arg: *mut std::ffi::c_void,
         ) -> std::ffi::c_int {
@@ -318,7 +343,9 @@ pub(crate) fn walk<F: FnMut(usize, usize) -> bool>(mut f: F) -> Option<bool> {
             let f = unsafe { &mut *(arg as *mut F) };
             // SAFETY: `ctx` is the unwinder's context for the current frame.
             let (ip, cfa) = unsafe { (ffi::_Unwind_GetIP(ctx), ffi::_Unwind_GetCFA(ctx)) };
-            if f(ip, cfa) {
+            // SAFETY: as above; the register number is the target's frame pointer.
+            let fp = ffi::FP.map_or(0, |r| unsafe { ffi::_Unwind_GetGR(ctx, r) });
+            if f(ip, cfa, fp) {
                 ffi::NO_REASON
             } else {
                 ffi::NORMAL_STOP
@@ -331,7 +358,22 @@ pub(crate) fn walk<F: FnMut(usize, usize) -> bool>(mut f: F) -> Option<bool> {
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
-        let _ = &mut f;
-        None
+        // The trace starts in the backtrace crate's own functions, called from here: frames
+        // below this one's stack pointer are theirs.
+        let here = super::stack::stack_pointer();
+        let mut stopped = false;
+        // SAFETY: no other trace or symbolisation runs on this thread meanwhile (the
+        // allocator path is not reentrant, and reports hold the guard that keeps it out).
+        unsafe {
+            backtrace::trace_unsynchronized(|frame| {
+                let (ip, sp) = (frame.ip() as usize, frame.sp() as usize);
+                if sp < here {
+                    return true;
+                }
+                stopped = !f(ip, sp, 0);
+                !stopped
+            })
+        };
+        Some(!stopped)
     }
 }

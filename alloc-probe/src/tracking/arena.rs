@@ -12,6 +12,8 @@ use crate::sys::pages;
 const RESERVE: usize = 8 << 30;
 /// The least worth having.
 const RESERVE_MIN: usize = 16 << 20;
+/// Bytes committed at a time (see `sys::pages::commit`).
+const COMMIT_STEP: usize = 1 << 20;
 
 /// Records of type `T` (all-zero must be a valid `T`), ids from 1; slot 0 is a zeroed record
 /// that stands for "none".
@@ -21,6 +23,8 @@ pub(crate) struct Arena<T> {
     cap: AtomicUsize,
     /// Ids handed out, including slot 0 once reserved.
     len: AtomicU32,
+    /// Bytes of the reservation committed (written by [`Arena::add`] only).
+    committed: AtomicUsize,
     _t: PhantomData<T>,
 }
 
@@ -34,6 +38,7 @@ impl<T> Arena<T> {
             base: AtomicPtr::new(ptr::null_mut()),
             cap: AtomicUsize::new(0),
             len: AtomicU32::new(0),
+            committed: AtomicUsize::new(0),
             _t: PhantomData,
         }
     }
@@ -81,8 +86,19 @@ impl<T> Arena<T> {
             self.base.store(base, Release);
         }
         let id = self.len.load(Relaxed);
-        if id as usize >= self.cap.load(Relaxed) || id == u32::MAX {
+        let cap = self.cap.load(Relaxed);
+        if id as usize >= cap || id == u32::MAX {
             return None;
+        }
+        let size = std::mem::size_of::<T>();
+        let end = (id as usize + 1) * size;
+        if end > self.committed.load(Relaxed) {
+            let upto = end.next_multiple_of(COMMIT_STEP).min(cap * size);
+            // SAFETY: `upto` <= the reservation's length.
+            if !unsafe { pages::commit(base.cast(), upto) } {
+                return None;
+            }
+            self.committed.store(upto, Relaxed);
         }
         self.len.store(id + 1, Release);
         // SAFETY: `id` < cap: inside the reservation, and handed out to this caller only.

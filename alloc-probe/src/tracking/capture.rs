@@ -134,7 +134,8 @@ static HINTED: AtomicBool = AtomicBool::new(false);
 #[cold]
 #[inline(never)]
 fn unwound(start: usize, lo: usize, hi: usize, out: &mut Captured, rules: &mut Rules) {
-    if !FRAME_POINTERS && !HINTED.swap(true, Relaxed) {
+    // (Windows x64 has no frame-pointer chain to build with: nothing to suggest there.)
+    if !FRAME_POINTERS && !cfg!(windows) && !HINTED.swap(true, Relaxed) {
         env::warn(&[
             b"alloc-probe: built without frame pointers, so every stack comes from the DWARF \
               unwinder (a few times slower) and the frame test is off; for the fast path \
@@ -286,10 +287,10 @@ fn unwound_from(
     let mut skip = Skip::Count(3);
     if let Some(start) = start {
         let mut found = false;
-        let known = unwind::walk_with(rules, lo, hi, |_, cfa| {
-            let record = cfa.saturating_sub(16);
-            found = record == start;
-            record < start
+        let known = unwind::walk_with(rules, lo, hi, |_, cfa, fp| {
+            // The frame whose record `start` is, or, past it, none is.
+            found = fp == start;
+            !found && cfa <= start
         });
         if known.is_none() {
             return false;
@@ -298,11 +299,13 @@ fn unwound_from(
             skip = Skip::Below(start);
         }
     }
-    let (mut seen, mut kept) = (0usize, 0usize);
-    let walked = unwind::walk_with(rules, lo, hi, |ip, cfa| {
+    let (mut seen, mut kept, mut record) = (0usize, 0usize, 0usize);
+    let walked = unwind::walk_with(rules, lo, hi, |ip, cfa, fp| {
         seen += 1;
         let ours = match skip {
-            Skip::Below(start) => cfa.saturating_sub(16) < start,
+            // Up to the frame whose record is `start`, whose callee's CFA lies below it; its
+            // caller's lies above.
+            Skip::Below(start) => cfa <= start,
             Skip::Count(n) => seen <= n,
         };
         if ours {
@@ -318,15 +321,15 @@ fn unwound_from(
         }
         out.ips[n] = ip;
         if n > 0 {
-            // The unwinder's context for the frame running `ip` carries the canonical frame
-            // address (CFA) of the frame below it, the one `ip` returns from: the function
-            // running `ips[n - 1]`. The frame walk's convention is that `frames[n - 1]` is
-            // where that function's frame record sits, which is 16 bytes below its CFA, as an
-            // offset below the stack top; the record holds the return address `ips[n]`. A
-            // function without a frame record has nothing there on the frame-pointer chain,
-            // so `first_live` never takes it for a live frame.
-            out.frames[n - 1] = hi.saturating_sub(cfa.saturating_sub(16)) as u32;
+            // The frame walk's convention is that `frames[n - 1]` is where the frame record
+            // of the function running `ips[n - 1]` sits, as an offset below the stack top;
+            // the record holds the return address `ips[n]`. That is the frame-pointer
+            // register's value in that frame. A function without a frame record holds
+            // something else there, which is not on the frame-pointer chain, so `first_live`
+            // never takes it for a live frame; an unknown one (0) is below every frame.
+            out.frames[n - 1] = hi.saturating_sub(record) as u32;
         }
+        record = fp;
         kept += 1;
         true
     });
