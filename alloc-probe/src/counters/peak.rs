@@ -19,7 +19,7 @@
 //!   their new grants), a quarter to the pool.
 
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::atomic::{fence, AtomicU64, Ordering::*};
 
 use super::counter::Access;
 use super::event::Event;
@@ -65,7 +65,7 @@ static NEW_PEAKS: NewPeaks = NewPeaks {
 };
 
 /// A new peak was reached: program points learn it from the epoch. Locked: the solo writer
-/// raises the peak without the lock, and [`observe`] (from another thread) with it.
+/// raises the peak without the lock, and other threads with it.
 #[inline(always)]
 fn new_peak() {
     NEW_PEAKS.epoch.fetch_add(1, Relaxed);
@@ -148,6 +148,9 @@ fn settle_around<T: PartialEq>(me: Option<&Tally>, mut read: impl FnMut() -> T) 
     // nothing changed in between: at that instant, every share was what was read.
     let (reading, shares) = loop {
         let before = read();
+        // Loads of the reading before, answered no later than the shares' (see
+        // `totals::read`).
+        fence(Acquire);
         let shares = read_all();
         if read() == before {
             break (before, shares);
@@ -175,8 +178,10 @@ pub(crate) fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
     lock();
     for _ in 0..4 {
         let before = read();
+        fence(Acquire);
         // Under the lock, so the grants hold still.
         let past = tally::all().any(|w| w.share.past(w.grant.bytes()));
+        fence(Acquire);
         if read() == before {
             if !past {
                 unlock();
@@ -231,7 +236,7 @@ fn hand_out(me: Option<&Tally>, last: (u64, u64)) {
 }
 
 /// Raises the peak to `live` if that is higher. Returns the peak. A locked maximum: the solo
-/// writer raises it without the lock, and [`observe`] may at the same time with it.
+/// writer raises it without the lock, and a settlement may at the same time with it.
 fn raise_to(live: u64) -> u64 {
     let peak = PEAK.0.load(Relaxed);
     if (live as i64) <= (peak as i64) {
@@ -320,17 +325,6 @@ pub(crate) fn unlock_after_fork(settle_books: bool) {
         settle(None);
     }
     unlock();
-}
-
-/// A consistent reading of every thread's counters found `live` bytes live (see
-/// `totals::totals`): a thread half-way through an event may have counted it before the
-/// peak did. The peak must not be lower than what was reported live.
-pub(crate) fn observe(live: u64) {
-    if (live as i64) > (peak() as i64) {
-        lock();
-        raise_to(live);
-        unlock();
-    }
 }
 
 /// The peak of live bytes so far.

@@ -7,7 +7,7 @@
 //! limit; the order is what keeps the peak exact, so each kind of event and each [`Access`]
 //! has its own sequence below.
 
-use std::sync::atomic::{compiler_fence, AtomicBool, AtomicU64, Ordering, Ordering::*};
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicU64, Ordering::*};
 
 use super::counter::Access;
 use super::event::{Event, Kind};
@@ -64,7 +64,7 @@ impl Share {
                 let d = self.downs.load(Relaxed).wrapping_add(down);
                 return match a {
                     Access::Solo => {
-                        self.downs.store(d, Relaxed);
+                        self.downs.store(d, Release);
                         false
                     }
                     Access::Shared => {
@@ -78,17 +78,17 @@ impl Share {
             }
             Kind::Alloc => {
                 let v = self.ups.load(Relaxed).wrapping_add(up);
-                self.publish(v, Relaxed, a);
+                self.publish(v, a);
                 v.wrapping_sub(self.downs.load(Relaxed))
             }
             Kind::Realloc => {
                 // The old bytes freed first, then the new allocated, so that a reading between
                 // the two stores sees less than either end, never both blocks.
                 let d = self.downs.load(Relaxed).wrapping_add(down);
-                self.downs.store(d, Relaxed);
+                self.downs.store(d, Release);
                 let v = self.ups.load(Relaxed).wrapping_add(up);
-                // Released: stored after `downs`.
-                self.publish(v, Release, a);
+                // Released, so also stored after `downs`.
+                self.publish(v, a);
                 v.wrapping_sub(d)
             }
         };
@@ -100,13 +100,14 @@ impl Share {
         past(now, limit)
     }
 
-    /// Stores `ups` for [`add`](Self::add): plainly, with `solo` order, before a compiler
-    /// fence that keeps the limit from being read first; or by a locked exchange.
+    /// Stores `ups` for [`add`](Self::add): plainly (released, as every count is: see
+    /// `Counter::add`), before a compiler fence that keeps the limit from being read first;
+    /// or by a locked exchange.
     #[inline(always)]
-    fn publish(&self, ups: u64, solo: Ordering, a: Access) {
+    fn publish(&self, ups: u64, a: Access) {
         match a {
             Access::Solo => {
-                self.ups.store(ups, solo);
+                self.ups.store(ups, Release);
                 compiler_fence(SeqCst);
             }
             Access::Shared => {

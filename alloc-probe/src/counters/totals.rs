@@ -1,5 +1,7 @@
 //! The whole process's counts: every tally summed, at one instant.
 
+use std::sync::atomic::{fence, Ordering::Acquire};
+
 use super::peak;
 use super::solo;
 use super::stats::Stats;
@@ -7,7 +9,7 @@ use super::tally::{self, Counts, FALLBACK};
 
 /// Whole-process totals: every tally plus the fallback's, and the peak.
 pub(crate) fn totals() -> Stats {
-    let (sum, observe_live) = if solo::shared() {
+    let sum = if solo::shared() {
         // Once threads share, the reading is taken with the books settled around it (see
         // `peak::settled`), so that it is of one instant. Refused calls are left out of the
         // comparison: a thread whose every call is refused would change them forever.
@@ -16,38 +18,38 @@ pub(crate) fn totals() -> Stats {
             ..read()
         });
         sum.failed = read().failed;
-        (sum, false)
+        sum
     } else {
         // Every counter only grows, so two equal readings mean that nothing changed in
         // between: the figures of one instant. Threads that keep allocating may prevent that;
         // after a few tries the last reading stands, each figure exact but not all from one
         // instant.
         let mut sum = read();
-        let mut consistent = false;
         for _ in 0..8 {
             let again = read();
             if again == sum {
-                consistent = true;
                 break;
             }
             sum = again;
         }
-        (sum, consistent)
+        sum
     };
     let mut st = sum.since(&Counts::default(), 0);
-    if observe_live {
-        // The solo writer, half-way through an event, may have counted it before the peak did.
-        peak::observe(st.live_bytes);
-    }
-    st.peak_live_bytes = peak::peak();
+    // The solo writer, half-way through an event, may have counted it before raising the
+    // peak, which it is about to do: the reading's own live bytes are a peak it reached.
+    st.peak_live_bytes = peak::peak().max(st.live_bytes);
     st
 }
 
-/// Every tally's counts plus the fallback's, read one after another.
+/// Every tally's counts plus the fallback's, read one after another, then fenced: counts are
+/// stored released (see `Counter::add`), so a later reading sees every count made before any
+/// count this one saw, and two equal readings are of one instant even on a weakly ordered
+/// processor, where loads of different counters may otherwise be answered out of order.
 fn read() -> Counts {
     let mut sum = FALLBACK.counts();
     for t in tally::all() {
         sum.add(&t.counts());
     }
+    fence(Acquire);
     sum
 }
