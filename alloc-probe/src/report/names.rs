@@ -141,7 +141,8 @@ impl Paths {
             }
         }
         let path = std::path::Path::new(file);
-        if path.is_absolute() {
+        // Rooted, though perhaps without a drive: a path of the machine that built it.
+        if path.has_root() {
             if let Some(root) = path.parent().and_then(|d| self.root(d)) {
                 if let Ok(rel) = path.strip_prefix(&root) {
                     return rel.display().to_string();

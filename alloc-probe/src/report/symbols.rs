@@ -98,10 +98,7 @@ fn resolve(ip: usize) -> Vec<Frame> {
             .name()
             .map(|n| plain_fn(&format!("{n:#}")))
             .unwrap_or_else(|| format!("{ip:#x}"));
-        let file = sym
-            .filename()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let file = sym.filename().map(slashed).unwrap_or_default();
         out.push(Frame {
             function,
             file,
@@ -139,7 +136,7 @@ fn with_function_line(frames: &mut [Frame], entry: Option<*mut std::ffi::c_void>
     let first = entry.cast::<u8>().wrapping_add(1).cast();
     backtrace::resolve(first, |sym| {
         line = sym.lineno().unwrap_or(0);
-        file = sym.filename().map(|p| p.display().to_string());
+        file = sym.filename().map(slashed);
     });
     if line != 0 {
         f.line = line;
@@ -147,6 +144,18 @@ fn with_function_line(frames: &mut [Frame], entry: Option<*mut std::ffi::c_void>
             f.file = file;
         }
         f.line_of_function = true;
+    }
+}
+
+/// A source path with `/` between its parts on every platform: Windows' `\` (which no
+/// Windows path holds otherwise) becomes `/`, so that paths read the same everywhere, and the
+/// toolchain's own (`/rustc/<hash>/library\std\src\...`, built on Windows) are known.
+fn slashed(p: &std::path::Path) -> String {
+    let s = p.display().to_string();
+    if cfg!(windows) {
+        s.replace('\\', "/")
+    } else {
+        s
     }
 }
 
