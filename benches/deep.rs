@@ -104,10 +104,6 @@ struct Run {
 }
 
 /// Runs `cmd` to its end; its output and peak resident memory.
-#[expect(
-    clippy::zombie_processes,
-    reason = "reaped with wait4, which gives the child's resource usage"
-)]
 fn run(mut cmd: Command) -> Run {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
@@ -128,16 +124,9 @@ fn run(mut cmd: Command) -> Run {
         .read_to_string(&mut out)
         .unwrap();
     err.push_str(&errs.join().unwrap());
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the child's pid, not yet reaped (std's `Child` is not waited on).
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let (ok, max_rss) = wait_with_peak(&mut child);
     let wall_ns = start.elapsed().as_nanos() as u64;
-    assert!(
-        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "a bench process failed:\n{out}\n{err}"
-    );
+    assert!(ok, "a bench process failed:\n{out}\n{err}");
     let field = |name: &str| {
         out.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -150,7 +139,7 @@ fn run(mut cmd: Command) -> Run {
             .find_map(|l| l.trim().parse().ok())
             .unwrap_or_else(|| panic!("no time in:\n{out}")),
         wall_ns,
-        max_rss: usage.ru_maxrss as u64 * 1024,
+        max_rss,
         report_ns: field("report_ns "),
         tracking: field("tracking_bytes "),
         stacks: field("stacks "),
@@ -240,6 +229,30 @@ fn median(mut v: Vec<u64>) -> u64 {
 
 fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+}
+
+/// Waits for `child`: whether it succeeded, and its peak resident memory in bytes (from
+/// `wait4`'s `ru_maxrss` where there is one; 0 elsewhere).
+#[cfg(unix)]
+fn wait_with_peak(child: &mut std::process::Child) -> (bool, u64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the child's pid, not yet reaped (std's `Child` is not waited on).
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let ok = pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    // Kilobytes on Linux, bytes on macOS.
+    let unit = if cfg!(target_vendor = "apple") {
+        1
+    } else {
+        1024
+    };
+    (ok, usage.ru_maxrss as u64 * unit)
+}
+
+#[cfg(not(unix))]
+fn wait_with_peak(child: &mut std::process::Child) -> (bool, u64) {
+    (child.wait().is_ok_and(|s| s.success()), 0)
 }
 
 fn main() {

@@ -15,8 +15,8 @@ use alloc_probe::Report;
 static ALLOC: alloc_probe::Probe =
     alloc_probe::Probe::system().with_mode(alloc_probe::Mode::Counts);
 
-#[path = "data/cli/binary.rs"]
-mod binary;
+#[path = "support/built.rs"]
+mod built;
 #[path = "data/cli/workload.rs"]
 mod workload;
 
@@ -34,7 +34,7 @@ fn scratch(name: &str) -> PathBuf {
 
 fn run(args: &[&str]) -> Output {
     alloc_probe::set_exit_report(false);
-    Command::new(binary::path())
+    Command::new(built::binary())
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -12,8 +12,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 
-#[path = "data/cli/binary.rs"]
-mod binary;
+#[path = "support/built.rs"]
+mod built;
 
 const VALID: [&str; 3] = [
     "valid-full.json",
@@ -204,7 +204,7 @@ fn json_values_put_into_valid_reports() {
 
 /// Exit code 2, exactly one line on stderr naming the file, no panic message.
 fn refused_in_one_line(args: &[&str], file: &str) {
-    let o = Command::new(binary::path()).args(args).output().unwrap();
+    let o = Command::new(built::binary()).args(args).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
@@ -226,7 +226,7 @@ fn the_binary_refuses_the_corrupt_corpus() {
             continue;
         }
         if VALID.contains(&name) {
-            let o = Command::new(binary::path())
+            let o = Command::new(built::binary())
                 .args(["top", file])
                 .output()
                 .unwrap();
@@ -322,7 +322,7 @@ fn the_binary_survives_odd_but_valid_reports() {
                 &["merge", f, base, "-o", out],
                 &["flamegraph", f, "-o", out],
             ] {
-                let o = Command::new(binary::path()).args(args).output().unwrap();
+                let o = Command::new(built::binary()).args(args).output().unwrap();
                 let err = String::from_utf8_lossy(&o.stderr);
                 prop_assert!(matches!(o.status.code(), Some(0..=2)), "{args:?}: {err}");
                 prop_assert!(err.lines().count() <= 1, "{args:?}: {err}");

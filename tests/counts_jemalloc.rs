@@ -1,4 +1,5 @@
 //! The counting suite on jemalloc, plus jemalloc's own figures.
+#![cfg(not(windows))] // jemalloc does not build for Windows
 
 #[global_allocator]
 static ALLOC: alloc_probe::Probe<alloc_probe::Jemalloc> =

@@ -3,15 +3,11 @@
 
 use std::process::Command;
 
+#[path = "support/built.rs"]
+mod built;
+
 fn run(example: &str, dir: &std::path::Path) -> String {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", example])
-        .current_dir(root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = Command::new(format!("{root}/target/debug/examples/{example}"))
+    let out = Command::new(built::example(example))
         .env("ALLOC_PROBE_DIR", dir)
         .env_remove("ALLOC_PROBE_MODE")
         .output()

@@ -28,6 +28,7 @@ fn refused_calls_count_only_as_failed() {
     assert_eq!(s.bytes_allocated, 8);
 }
 
+#[cfg(unix)]
 #[test]
 fn fork_child_keeps_counting() {
     // Another thread is busy allocating while we fork, so a lock held at the moment of the fork

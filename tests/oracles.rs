@@ -4,6 +4,7 @@
 //!
 //! valgrind and heaptrack see the whole process through malloc, start-up included, so their
 //! figures are a difference: a run doing the work minus a run that does not.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))] // the oracles run on Linux x86-64
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -6,6 +6,7 @@
 //! and the figures they are checked against cannot drift apart while the tests run in
 //! parallel. `go` (Debian's `golang-go`), Valgrind (for `dh_view.html`) and `chromium` must be
 //! installed: a test fails, naming the package, when one is missing.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))] // the oracles run on Linux x86-64
 
 #[global_allocator]
 static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();

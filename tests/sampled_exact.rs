@@ -67,6 +67,10 @@ fn leaked(n: usize) -> u32 {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "no frame test on Windows x64: its frames form no chain"
+)]
 fn with_every_block_sampled_the_classes_are_exact() {
     assert_eq!(alloc_probe::mode(), alloc_probe::Mode::Sampled);
 

@@ -41,7 +41,14 @@ fn a_refused_realloc_keeps_the_sampled_block_tracked() {
         (1, 1, 1),
         "{site:#?}"
     );
-    assert_eq!((site.leaked, site.non_escaping), (0, 1), "{site:#?}");
+    // Without a frame test (Windows x64), a block freed on its thread outside a tracked call
+    // counts as escaped.
+    let frame_test = u64::from(!cfg!(windows));
+    assert_eq!(
+        (site.leaked, site.non_escaping),
+        (0, frame_test),
+        "{site:#?}"
+    );
     assert_eq!(site.max_size, 200, "{site:#?}");
 
     // A refused allocation counts only as failed, and nothing is sampled.

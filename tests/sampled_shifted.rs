@@ -63,7 +63,8 @@ fn every_free_asks_and_the_counts_stay_exact() {
     let site = r.site(file!(), line).expect("the big block's site");
     assert_eq!(
         (site.allocs, site.reallocs, site.leaked, site.non_escaping),
-        (n, n, 0, n),
+        // Without a frame test (Windows x64), blocks freed outside a tracked call escape.
+        (n, n, 0, if cfg!(windows) { 0 } else { n }),
         "{site:#?}"
     );
 }

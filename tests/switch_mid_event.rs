@@ -7,6 +7,8 @@
 //! A plain `main` (no test harness, whose threads would make the process shared from the
 //! start), run as a child process in each mode.
 
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use std::hint::black_box;
 
 #[path = "support/rerun.rs"]
@@ -21,6 +23,7 @@ const BIG: usize = 16 << 20;
 /// allocated, which makes the process shared while the solo writer sleeps. A free, not an
 /// allocation: its share shrinks, so it has no reason to settle the books (which would find
 /// the solo writer's block and raise the peak to it).
+#[cfg(unix)]
 extern "C" fn switcher(block: *mut libc::c_void) -> *mut libc::c_void {
     while !alloc_probe::testing::over_limit_paused() {
         std::hint::spin_loop();
@@ -30,6 +33,7 @@ extern "C" fn switcher(block: *mut libc::c_void) -> *mut libc::c_void {
     std::ptr::null_mut()
 }
 
+#[cfg(unix)]
 fn child() {
     let block = Box::into_raw(Box::new(7u64));
     let before = alloc_probe::stats();
@@ -65,6 +69,13 @@ fn child() {
     );
 }
 
+/// The raw thread is a `pthread`: this test runs where there are pthreads.
+#[cfg(not(unix))]
+fn main() {
+    println!("switch_mid_event: skipped, it needs a raw pthread");
+}
+
+#[cfg(unix)]
 fn main() {
     // Sampled mode with no block sampled: only the section-free path counts.
     let never = [("ALLOC_PROBE_SAMPLE_RATE", "1000000000000")];

@@ -3,15 +3,11 @@
 
 use std::process::Command;
 
+#[path = "support/built.rs"]
+mod built;
+
 fn run_oracle(trace: Option<&str>) -> (String, String) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "oracle_probe"])
-        .current_dir(root)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut cmd = Command::new(format!("{root}/target/debug/examples/oracle_probe"));
+    let mut cmd = Command::new(built::example("oracle_probe"));
     cmd.env("ALLOC_PROBE_REPORT", "off")
         .env_remove("ALLOC_PROBE_MODE");
     match trace {
