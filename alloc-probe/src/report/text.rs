@@ -2,6 +2,7 @@
 
 use std::fmt::{self, Write};
 
+use super::classify::NO_FRAME_TEST;
 use super::model::{Report, SiteReport};
 use super::names::short_fn;
 use super::units::{thousands, Bytes, Percent};
@@ -103,11 +104,16 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
         )?;
     }
     if !r.frame_test && !r.sites.is_empty() {
+        let fix = if cfg!(windows) {
+            ""
+        } else {
+            "; build with -C force-frame-pointers=yes for the frame test"
+        };
         writeln!(
             f,
-            "  built without frame pointers: stacks came from the unwinder, and outside \
-             #[track_allocs] functions a block freed on its thread counts as escaped (see \
-             \"unknown\" verdicts); build with -C force-frame-pointers=yes for the frame test"
+            "  {NO_FRAME_TEST}: stacks came from the unwinder, and outside #[track_allocs] \
+             functions a block freed on its thread counts as escaped (see \"unknown\" \
+             verdicts){fix}"
         )?;
     }
     // Line tables name functions without their module path (`parse`, `{closure}`).
