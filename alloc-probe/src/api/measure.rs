@@ -31,7 +31,7 @@ pub(crate) fn ensure_installed() {
 /// figures are those of one instant. While other threads allocate without pause that may not
 /// happen within a few readings: each figure is then still exact at the moment it was read,
 /// but they may come from moments a few microseconds apart (and `live_bytes` may then exceed
-/// `peak_live_bytes`, which is never raised from such a reading).
+/// `peak_live_bytes`, which is never taken from such a reading).
 ///
 /// Panics if `Probe` is not the global allocator.
 pub fn stats() -> Stats {

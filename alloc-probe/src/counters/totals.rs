@@ -9,7 +9,7 @@ use super::tally::{self, Counts, FALLBACK};
 
 /// Whole-process totals: every tally plus the fallback's, and the peak.
 pub(crate) fn totals() -> Stats {
-    let sum = if solo::shared() {
+    let (sum, consistent) = if solo::shared() {
         // Once threads share, the reading is taken with the books settled around it (see
         // `peak::settled`), so that it is of one instant. Refused calls are left out of the
         // comparison: a thread whose every call is refused would change them forever.
@@ -18,26 +18,32 @@ pub(crate) fn totals() -> Stats {
             ..read()
         });
         sum.failed = read().failed;
-        sum
+        (sum, true)
     } else {
         // Every counter only grows, so two equal readings mean that nothing changed in
         // between: the figures of one instant. Threads that keep allocating may prevent that;
         // after a few tries the last reading stands, each figure exact but not all from one
         // instant.
         let mut sum = read();
+        let mut consistent = false;
         for _ in 0..8 {
             let again = read();
             if again == sum {
+                consistent = true;
                 break;
             }
             sum = again;
         }
-        sum
+        (sum, consistent)
     };
     let mut st = sum.since(&Counts::default(), 0);
-    // The solo writer, half-way through an event, may have counted it before raising the
-    // peak, which it is about to do: the reading's own live bytes are a peak it reached.
-    st.peak_live_bytes = peak::peak().max(st.live_bytes);
+    st.peak_live_bytes = peak::peak();
+    if consistent {
+        // The solo writer, half-way through an event, may have counted it before raising the
+        // peak, which it is about to do: the live bytes of one instant are a peak it reached.
+        // (Not those of a reading pieced from several moments, which may never have existed.)
+        st.peak_live_bytes = st.peak_live_bytes.max(st.live_bytes);
+    }
     st
 }
 

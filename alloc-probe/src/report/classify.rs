@@ -175,7 +175,6 @@ impl Evidence<'_> {
     }
 }
 
-/// The verdict for a site, from its classes and the evidence its non-escaping blocks rest on.
 /// Why a report has no frame test: Windows x64 frames form no chain to walk, whatever the
 /// build; elsewhere the build lacks frame pointers.
 pub(crate) const NO_FRAME_TEST: &str = if cfg!(windows) {
@@ -184,6 +183,7 @@ pub(crate) const NO_FRAME_TEST: &str = if cfg!(windows) {
     "built without frame pointers"
 };
 
+/// The verdict for a site, from its classes and the evidence its non-escaping blocks rest on.
 /// Without the frame test (`frame_test` false: built without frame pointers), a block freed
 /// on its own thread outside a tracked call counts as escaped, though it may not have: such
 /// blocks make the verdict `unknown`.
@@ -310,11 +310,7 @@ mod tests {
         let v = verdict(&freed_at_home(), &F, 4096, false);
         assert_eq!(v.kind, "unknown");
         assert!(v.text.contains("own thread 83%"), "{}", v.text);
-        assert!(
-            v.text.contains(NO_FRAME_TEST),
-            "{}",
-            v.text
-        );
+        assert!(v.text.contains(NO_FRAME_TEST), "{}", v.text);
     }
 
     #[test]

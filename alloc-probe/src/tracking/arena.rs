@@ -92,10 +92,11 @@ impl<T> Arena<T> {
         }
         let size = std::mem::size_of::<T>();
         let end = (id as usize + 1) * size;
-        if end > self.committed.load(Relaxed) {
+        let committed = self.committed.load(Relaxed);
+        if end > committed {
             let upto = end.next_multiple_of(COMMIT_STEP).min(cap * size);
-            // SAFETY: `upto` <= the reservation's length.
-            if !unsafe { pages::commit(base.cast(), upto) } {
+            // SAFETY: `committed..upto` lies inside the reservation.
+            if !unsafe { pages::commit(base.cast::<u8>().add(committed), upto - committed) } {
                 return None;
             }
             self.committed.store(upto, Relaxed);

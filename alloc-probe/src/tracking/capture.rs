@@ -326,8 +326,12 @@ fn unwound_from(
             // the record holds the return address `ips[n]`. That is the frame-pointer
             // register's value in that frame. A function without a frame record holds
             // something else there, which is not on the frame-pointer chain, so `first_live`
-            // never takes it for a live frame; an unknown one (0) is below every frame.
-            out.frames[n - 1] = hi.saturating_sub(record) as u32;
+            // never takes it for a live frame; nor an unknown one (0), the stack's top.
+            out.frames[n - 1] = if record == 0 {
+                0 // the same for every thread, so that one stack stays one
+            } else {
+                hi.saturating_sub(record) as u32
+            };
         }
         record = fp;
         kept += 1;
