@@ -1,8 +1,9 @@
 //! The process-wide write barrier: a full memory barrier on every thread of the process, in
 //! its own instruction stream, paid for by the caller alone (Linux `membarrier`, Windows
 //! `FlushProcessWriteBuffers`). The solo writer's plain stores rely on it (see
-//! `counters::solo`). macOS has no such call: there [`register`] says so, no thread becomes
-//! the solo writer, and every thread counts the shared way from the start.
+//! `counters::solo`). macOS has no such call (nor has Wine a working one): there [`register`]
+//! says so, no thread becomes the solo writer, and every thread counts the shared way from
+//! the start.
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod imp {
@@ -28,8 +29,16 @@ mod imp {
 
 #[cfg(windows)]
 mod imp {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
+
+    /// Always there, but under Wine (up to 8 at least), whose `FlushProcessWriteBuffers`
+    /// does nothing: Wine's `ntdll` says it is Wine's by exporting `wine_get_version`.
     pub(crate) fn register() -> bool {
-        true
+        // SAFETY: NUL-terminated names; ntdll is loaded in every process and never unloaded.
+        unsafe {
+            let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+            ntdll.is_null() || GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_none()
+        }
     }
 
     pub(crate) fn fence_all_threads() {
