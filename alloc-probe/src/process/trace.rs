@@ -6,6 +6,7 @@
 //! buffers, so it allocates nothing: its own work never shows up in the figures it prints.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::counters::totals;
@@ -44,12 +45,16 @@ pub(super) fn start() {
         ]);
         return;
     };
-    thread::spawn(run, every.as_nanos() as usize);
+    EVERY_NS.store(every.as_nanos() as u64, Relaxed);
+    thread::spawn(run);
 }
 
-/// The trace thread: a line every `every` nanoseconds.
-fn run(every: usize) {
-    let every = every as u64;
+/// The trace's interval in nanoseconds, for its thread (stored before the thread starts).
+static EVERY_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The trace thread: a line every `EVERY_NS` nanoseconds.
+fn run() {
+    let every = EVERY_NS.load(Relaxed);
     let start = std::time::Instant::now();
     let mut last = totals();
     let mut last_t = 0.0f64;

@@ -29,8 +29,8 @@ pub(crate) fn reserve(max: usize, min: usize) -> (*mut u8, usize) {
     (ptr::null_mut(), 0)
 }
 
-/// Makes the first `bytes` of a reservation from [`reserve`] at `p` usable (zeroed); false if
-/// the system refuses. Committing again what is committed is harmless.
+/// Makes `bytes` at `p`, inside a reservation from [`reserve`], usable (zeroed); false if the
+/// system refuses. Committing again what is committed is harmless.
 ///
 /// # Safety
 /// `p..p + bytes` lies inside a reservation from [`reserve`].

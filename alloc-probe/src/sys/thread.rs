@@ -1,9 +1,10 @@
 //! Raw threads, for work that must not show in the figures: a thread made by the system
 //! directly (`pthread_create`, `CreateThread`) has no Rust runtime state to allocate.
 
-/// Starts a detached thread running `run(arg)`; false if the system refused.
-pub(crate) fn spawn(run: fn(usize), arg: usize) -> bool {
-    imp::spawn(run, arg)
+/// Starts a detached thread running `run`; false if the system refused. The function is the
+/// thread's one argument: what it needs besides lives in statics of its own.
+pub(crate) fn spawn(run: fn()) -> bool {
+    imp::spawn(run as *mut std::ffi::c_void)
 }
 
 /// Sleeps for `ns` nanoseconds (less if a signal interrupts it), without allocating.
@@ -11,56 +12,32 @@ pub(crate) fn sleep(ns: u64) {
     imp::sleep(ns)
 }
 
-/// What a new thread runs: a function and its argument, packed in a static by [`spawn`].
-/// One at a time: spawns are rare (the trace thread, once), and the slot is taken by the new
-/// thread before `spawn` returns another.
-struct Start {
-    run: std::sync::atomic::AtomicUsize,
-    arg: std::sync::atomic::AtomicUsize,
-    busy: crate::sys::spin::SpinLock,
-}
-
-static START: Start = Start {
-    run: std::sync::atomic::AtomicUsize::new(0),
-    arg: std::sync::atomic::AtomicUsize::new(0),
-    busy: crate::sys::spin::SpinLock::new(),
-};
-
-/// Fills [`START`] for a thread about to start; `started` runs it, and releases the slot.
-fn prepare(run: fn(usize), arg: usize) {
-    use std::sync::atomic::Ordering::Relaxed;
-    START.busy.lock();
-    START.run.store(run as usize, Relaxed);
-    START.arg.store(arg, Relaxed);
-}
-
-/// The new thread's side of [`prepare`].
-fn started() {
-    use std::sync::atomic::Ordering::Relaxed;
-    let (run, arg) = (START.run.load(Relaxed), START.arg.load(Relaxed));
-    START.busy.unlock();
-    // SAFETY: `run` was stored from a `fn(usize)` by `prepare`, under the lock we held.
-    let run: fn(usize) = unsafe { std::mem::transmute::<usize, fn(usize)>(run) };
-    run(arg)
+/// The new thread's side of [`spawn`]: its argument is the function to run.
+///
+/// # Safety
+/// `p` came from a `fn()` cast to a pointer.
+unsafe fn started(p: *mut std::ffi::c_void) {
+    // SAFETY: the caller's contract; function and data pointers have one size here.
+    let run = unsafe { std::mem::transmute::<*mut std::ffi::c_void, fn()>(p) };
+    run()
 }
 
 #[cfg(unix)]
 mod imp {
     use std::ffi::c_void;
 
-    extern "C" fn entry(_: *mut c_void) -> *mut c_void {
-        super::started();
+    extern "C" fn entry(run: *mut c_void) -> *mut c_void {
+        // SAFETY: `spawn` passes a `fn()`.
+        unsafe { super::started(run) };
         std::ptr::null_mut()
     }
 
-    pub(super) fn spawn(run: fn(usize), arg: usize) -> bool {
-        super::prepare(run, arg);
-        // SAFETY: `entry` is a plain extern "C" fn that ignores its argument; the thread is
-        // detached and owns nothing.
+    pub(super) fn spawn(run: *mut c_void) -> bool {
+        // SAFETY: `entry` is a plain extern "C" fn that takes the function to run; the thread
+        // is detached and owns nothing.
         unsafe {
             let mut t: libc::pthread_t = std::mem::zeroed();
-            if libc::pthread_create(&mut t, std::ptr::null(), entry, std::ptr::null_mut()) != 0 {
-                super::START.busy.unlock();
+            if libc::pthread_create(&mut t, std::ptr::null(), entry, run) != 0 {
                 return false;
             }
             libc::pthread_detach(t);
@@ -84,26 +61,25 @@ mod imp {
     use windows_sys::Win32::Foundation::CloseHandle;
     use windows_sys::Win32::System::Threading::{CreateThread, Sleep};
 
-    unsafe extern "system" fn entry(_: *mut c_void) -> u32 {
-        super::started();
+    unsafe extern "system" fn entry(run: *mut c_void) -> u32 {
+        // SAFETY: `spawn` passes a `fn()`.
+        unsafe { super::started(run) };
         0
     }
 
-    pub(super) fn spawn(run: fn(usize), arg: usize) -> bool {
-        super::prepare(run, arg);
-        // SAFETY: `entry` matches the thread start routine and ignores its argument; the
+    pub(super) fn spawn(run: *mut c_void) -> bool {
+        // SAFETY: `entry` matches the thread start routine and takes the function to run; the
         // handle is closed at once, which leaves the thread running on its own.
         unsafe {
             let h = CreateThread(
                 std::ptr::null(),
                 0,
                 Some(entry),
-                std::ptr::null(),
+                run.cast_const(),
                 0,
                 std::ptr::null_mut(),
             );
             if h.is_null() {
-                super::START.busy.unlock();
                 return false;
             }
             CloseHandle(h);
