@@ -68,6 +68,8 @@ mod sys;
 mod thread;
 mod tracking;
 
+#[cfg(feature = "criterion")]
+pub use api::criterion;
 pub use api::measure::{allocs_per_run, measure, mode, report, stats};
 pub use api::probe::Probe;
 #[cfg(feature = "testing")]
@@ -76,7 +78,7 @@ pub use counters::Stats;
 pub use process::set_exit_report;
 pub use report::{
     FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,
-    TrackingCost, SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
+    TestReport, TrackingCost, SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
 #[cfg(alloc_probe_jemalloc)]
 pub use sys::jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};

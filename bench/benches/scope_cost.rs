@@ -1,5 +1,5 @@
 //! What an allocation costs inside a scope (`measure`, or a `#[track_allocs]` call) in
-//! `counts` mode: `cargo bench --bench scope_cost`.
+//! `counts` mode: `cargo bench -p alloc-probe-bench --bench scope_cost`.
 //!
 //! The quick path keeps no high-water of the thread's live bytes; while a scope is open, the
 //! thread's events go out of line, where the high-water is kept (see `thread::Scope`). This

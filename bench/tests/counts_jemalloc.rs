@@ -5,9 +5,9 @@
 static ALLOC: alloc_probe::Probe<alloc_probe::Jemalloc> =
     alloc_probe::Probe::new(alloc_probe::Jemalloc);
 
-#[path = "suite/counts.rs"]
+#[path = "../../tests/suite/counts.rs"]
 mod counts;
-#[path = "suite/threads.rs"]
+#[path = "../../tests/suite/threads.rs"]
 mod threads;
 
 #[test]

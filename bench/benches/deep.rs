@@ -1,7 +1,7 @@
 //! The deep bench: real code with deep stacks and many distinct ones, where full mode's cost
-//! shows (the overhead bench's stacks are about 6 frames deep). `cargo bench --bench deep`.
+//! shows (the overhead bench's stacks are about 6 frames deep). `cargo bench -p alloc-probe-bench --bench deep`.
 //!
-//! The workload (`benches/deep/`) parses the Rust source of this workspace's dependencies
+//! The workload (`bench/benches/deep/`) parses the Rust source of this workspace's dependencies
 //! with `syn` (the crates listed in `CORPUS`, from Cargo's own copy of them, up to
 //! `ALLOC_PROBE_DEEP_BYTES` bytes, 3.2 MB by default). Each row runs it in a fresh process;
 //! the table gives the median over `ALLOC_PROBE_BENCH_RUNS` runs (default 3;

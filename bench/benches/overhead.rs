@@ -1,7 +1,7 @@
-//! Whole-process overhead of alloc-probe next to its peers: `cargo bench --bench overhead`.
+//! Whole-process overhead of alloc-probe next to its peers: `cargo bench -p alloc-probe-bench --bench overhead`.
 //!
 //! Every configuration is a separate process (one `bench-*` binary per global allocator, see
-//! `benches/bin/`) running the same workload (`benches/workload/mod.rs`) on 1 and on 2 threads.
+//! `bench/benches/bin/`) running the same workload (`bench/benches/workload/mod.rs`) on 1 and on 2 threads.
 //! The processes run round-robin, so drift in the machine's speed hits every row alike. Each
 //! process reports the workload's wall time measured inside it (process start-up and
 //! teardown, e.g. dhat writing its profile, are excluded). One markdown table is printed on
@@ -295,7 +295,7 @@ fn layouts() -> Vec<Layout> {
             let dir = target
                 .join("bench-other")
                 .join(seed.map_or("as-built".to_string(), |s| s.to_string()));
-            build(tree, seed, &["--bin", "bench-probe"], &dir);
+            build(tree, seed, &["--workspace", "--bin", "bench-probe"], &dir);
             dir.join("release").join("bench-probe")
         })
     };

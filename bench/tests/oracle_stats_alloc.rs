@@ -1,6 +1,6 @@
 //! An independent oracle: `stats_alloc` and `Probe` must count the same workload alike.
 //!
-//! The workload (`benches/workload/oracle.rs`) runs in the `oracle-stats-alloc` binary, whose
+//! The workload (`bench/benches/workload/oracle.rs`) runs in the `oracle-stats-alloc` binary, whose
 //! global allocator is `stats_alloc::StatsAlloc<System>` measuring the run with a `Region`,
 //! and here in-process under `alloc_probe::measure`. Allocation, deallocation and realloc
 //! counts must be identical, and so must net bytes (`bytes_allocated - bytes_deallocated`):

@@ -1,4 +1,4 @@
-//! What `#[track_allocs]` and full tracking cost: `cargo bench --bench track_cost`.
+//! What `#[track_allocs]` and full tracking cost: `cargo bench -p alloc-probe-bench --bench track_cost`.
 //!
 //! * The time a tracked call that allocates nothing adds over the same untracked call
 //!   (target: at most 20 ns), as the median of many batches, in `full` mode.

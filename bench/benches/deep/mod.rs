@@ -1,4 +1,4 @@
-//! The deep workload of `benches/deep.rs`: real code with deep stacks and many distinct ones.
+//! The deep workload of `bench/benches/deep.rs`: real code with deep stacks and many distinct ones.
 //!
 //! `bench-deep-<allocator> syn FILE...` parses each file with `syn::parse_file` (the corpus is
 //! the Rust source of this workspace's dependencies, listed by the driver), as a proc macro or
