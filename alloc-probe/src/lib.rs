@@ -47,7 +47,7 @@
 //! * `ALLOC_PROBE_MODE=full|sampled|counts` chooses how much is tracked; see [`Mode`].
 //! * `ALLOC_PROBE_SAMPLE_RATE`, `ALLOC_PROBE_STACK_LIMIT`: the sampling gap and the largest
 //!   stack-avoidable block.
-//! * `ALLOC_PROBE_REPORT=off|summary|full`, `ALLOC_PROBE_DIR`: the report at exit.
+//! * `ALLOC_PROBE_REPORT=off|file|summary|full`, `ALLOC_PROBE_DIR`: the report at exit.
 //! * `ALLOC_PROBE_TRACE=1s`: a line per interval on stderr, like `GODEBUG=gctrace=1`.
 //!
 //! Release builds need debug info (`debug = "limited"`) for files, lines and full function

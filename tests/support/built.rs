@@ -21,6 +21,12 @@ pub fn binary() -> PathBuf {
     built("bin", "alloc-probe", Path::new(""))
 }
 
+/// The `cargo-alloc-probe` binary.
+#[allow(dead_code)]
+pub fn cargo_subcommand() -> PathBuf {
+    built("bin", "cargo-alloc-probe", Path::new(""))
+}
+
 /// An example of the root package.
 #[allow(dead_code)]
 pub fn example(name: &str) -> PathBuf {

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::report::{FunctionReport, Report, SiteReport};
+use crate::report::{FunctionReport, Report, SiteReport, TestReport};
 
-use super::table::{bytes_f, change, number, Align, Table};
+use super::table::{bytes_f, change, number, Align, Style, Table};
 use crate::report::units::{thousands, Bytes};
 
 /// How much a function's allocs/call or bytes/call may grow before the gate fails.
@@ -75,6 +75,8 @@ impl Threshold {
 pub struct Options {
     /// The gate.
     pub max_increase: Threshold,
+    /// Text or Markdown.
+    pub style: Style,
 }
 
 /// The readable diff and the functions that failed the gate, one line each.
@@ -85,9 +87,10 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
-fn side(label: &str, r: &Report) -> String {
+fn side(label: &str, r: &Report, style: Style) -> String {
+    let bullet = if style == Style::Markdown { "- " } else { "" };
     format!(
-        "{label} {} (pid {}), {} mode: {} allocs, {} allocated, {} tracked functions, {} sites\n",
+        "{bullet}{label} {} (pid {}), {} mode: {} allocs, {} allocated, {} tracked functions, {} sites\n",
         r.binary,
         r.pid,
         r.mode,
@@ -111,8 +114,13 @@ fn find(base: &[FunctionReport], f: &FunctionReport) -> Option<usize> {
 
 /// Compares two reports.
 pub fn run(opts: &Options, base: &Report, new: &Report) -> Outcome {
-    let mut out = side("base:", base);
-    out.push_str(&side("new: ", new));
+    let style = opts.style;
+    let mut out = String::new();
+    if style == Style::Markdown {
+        out.push_str("### alloc-probe: heap allocations, base → new\n\n");
+    }
+    out.push_str(&side("base:", base, style));
+    out.push_str(&side("new: ", new, style));
     if base.mode != new.mode {
         out.push_str(&format!(
             "note: base was made in {} mode and new in {} mode: site figures may not compare\n",
@@ -191,11 +199,12 @@ pub fn run(opts: &Options, base: &Report, new: &Report) -> Outcome {
         ]);
     }
     if t.len() > 0 {
-        out.push_str("\nTracked functions, per call (base → new)\n");
-        t.render(&mut out);
+        style.heading("Tracked functions, per call (base → new)", &mut out);
+        t.render_as(style, &mut out);
     }
 
-    sites(base, new, &mut out);
+    tests(base, new, style, &mut out);
+    sites(base, new, style, &mut out);
 
     out.push('\n');
     if failures.is_empty() {
@@ -203,6 +212,12 @@ pub fn run(opts: &Options, base: &Report, new: &Report) -> Outcome {
             "ok: no tracked function's allocs/call or bytes/call grew more than {}\n",
             opts.max_increase
         ));
+    }
+    for f in &failures {
+        out.push_str(&match style {
+            Style::Text => format!("FAIL {f}\n"),
+            Style::Markdown => format!("- **FAIL** {f}\n"),
+        });
     }
     Outcome {
         text: out,
@@ -218,7 +233,7 @@ fn key(s: &SiteReport) -> SiteKey<'_> {
 
 /// The sites whose allocs or bytes changed, biggest change first, then the new and the
 /// vanished ones.
-fn sites(base: &Report, new: &Report, out: &mut String) {
+fn sites(base: &Report, new: &Report, style: Style, out: &mut String) {
     let old: HashMap<SiteKey, &SiteReport> = base.sites.iter().map(|s| (key(s), s)).collect();
     let now: HashMap<SiteKey, &SiteReport> = new.sites.iter().map(|s| (key(s), s)).collect();
     let mut changed: Vec<(&SiteReport, &SiteReport)> = Vec::new();
@@ -244,7 +259,7 @@ fn sites(base: &Report, new: &Report, out: &mut String) {
             .then_with(|| key(x.1).cmp(&key(y.1)))
     });
     if changed.is_empty() && added.is_empty() && gone.is_empty() {
-        out.push_str(&format!("\nSites: all {unchanged} unchanged\n"));
+        style.heading(&format!("Sites: all {unchanged} unchanged"), out);
         return;
     }
     let mut t = Table::new(&[
@@ -282,10 +297,88 @@ fn sites(base: &Report, new: &Report, out: &mut String) {
             place(s),
         ]);
     }
-    out.push_str(&format!(
-        "\nSites, totals (base → new), {unchanged} unchanged not shown\n"
-    ));
-    t.render(out);
+    style.heading(
+        &format!("Sites, totals (base → new), {unchanged} unchanged not shown"),
+        out,
+    );
+    t.render_as(style, out);
+}
+
+/// The tests whose allocations changed, most changed first, then the new and gone ones.
+fn tests(base: &Report, new: &Report, style: Style, out: &mut String) {
+    if base.tests.is_empty() && new.tests.is_empty() {
+        return;
+    }
+    let name = |t: &TestReport| format!("{} {}", t.binary, t.name);
+    let old: HashMap<(&str, &str), &TestReport> = base
+        .tests
+        .iter()
+        .map(|t| ((t.binary.as_str(), t.name.as_str()), t))
+        .collect();
+    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut unchanged = 0;
+    let mut seen = std::collections::HashSet::new();
+    for t in &new.tests {
+        seen.insert((t.binary.as_str(), t.name.as_str()));
+        match old.get(&(t.binary.as_str(), t.name.as_str())) {
+            Some(b) if (b.allocs, b.bytes) == (t.allocs, t.bytes) => unchanged += 1,
+            Some(b) => rows.push((
+                t.allocs.abs_diff(b.allocs),
+                vec![
+                    arrow(thousands(b.allocs), thousands(t.allocs)),
+                    change(b.allocs as f64, t.allocs as f64),
+                    arrow(Bytes(b.bytes).to_string(), Bytes(t.bytes).to_string()),
+                    change(b.bytes as f64, t.bytes as f64),
+                    name(t),
+                ],
+            )),
+            None => rows.push((
+                0,
+                vec![
+                    thousands(t.allocs),
+                    "new".into(),
+                    Bytes(t.bytes).to_string(),
+                    "new".into(),
+                    name(t),
+                ],
+            )),
+        }
+    }
+    for b in &base.tests {
+        if !seen.contains(&(b.binary.as_str(), b.name.as_str())) {
+            rows.push((
+                0,
+                vec![
+                    thousands(b.allocs),
+                    "gone".into(),
+                    Bytes(b.bytes).to_string(),
+                    "gone".into(),
+                    name(b),
+                ],
+            ));
+        }
+    }
+    if rows.is_empty() {
+        style.heading(&format!("Tests: all {unchanged} unchanged"), out);
+        return;
+    }
+    // Most changed first; new and gone ones (0) after, in order.
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let mut t = Table::new(&[
+        ("allocs", Align::Right),
+        ("", Align::Right),
+        ("bytes", Align::Right),
+        ("", Align::Right),
+        ("test", Align::Left),
+    ]);
+    for (_, r) in rows {
+        t.row(r);
+    }
+    style.heading(
+        &format!("Tests (base → new), {unchanged} unchanged not shown"),
+        out,
+    );
+    t.render_as(style, out);
 }
 
 #[cfg(test)]
@@ -325,6 +418,7 @@ mod tests {
         run(
             &Options {
                 max_increase: t.parse().unwrap(),
+                style: Style::Text,
             },
             &base,
             &new,
@@ -418,11 +512,56 @@ mod tests {
         let o = run(
             &Options {
                 max_increase: Threshold::Absolute(0.0),
+                style: Style::Text,
             },
             &base,
             &base,
         );
         assert!(o.failures.is_empty());
         assert!(o.text.contains("Sites: all 3 unchanged"), "{}", o.text);
+    }
+
+    #[test]
+    fn markdown_is_a_pull_request_comment() {
+        let (mut base, mut new) = pair();
+        base.tests = vec![crate::report::TestReport {
+            binary: "it".into(),
+            name: "parses".into(),
+            allocs: 10,
+            bytes: 100,
+            ..Default::default()
+        }];
+        new.tests = vec![crate::report::TestReport {
+            allocs: 12,
+            bytes: 100,
+            ..base.tests[0].clone()
+        }];
+        let o = run(
+            &Options {
+                max_increase: "5%".parse().unwrap(),
+                style: Style::Markdown,
+            },
+            &base,
+            &new,
+        );
+        let md = o.text;
+        assert!(md.starts_with("### alloc-probe"), "{md}");
+        assert!(
+            md.contains("\n#### Tracked functions, per call (base → new)\n\n| function |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 10 → 12 | +20.0% | 100 B → 100 B | = | it parses |\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n- **FAIL** app::parse_line: allocs/call 4 → 5 (+25.0%)"),
+            "{md}"
+        );
+        // Every table line is a row of the same width.
+        for table in md.split("\n\n").filter(|b| b.starts_with('|')) {
+            let cols: Vec<usize> = table.lines().map(|l| l.matches('|').count()).collect();
+            assert!(cols.windows(2).all(|w| w[0] == w[1]), "{table}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The `alloc-probe` command (feature `cli`): reads the JSON reports that profiled programs
 //! write and answers the usual questions about them: what allocates most (`top`), why each
 //! line allocates (`explain`), what a change cost (`diff`, a CI gate), the whole test suite at
-//! once (`merge`), and where in the call tree (`flamegraph`).
+//! once (`merge`), and where in the call tree (`flamegraph`). [`cargo`] is the `cargo
+//! alloc-probe` subcommand, which runs a whole test suite and checks a baseline.
 //!
 //! A thin front end over [`Report`], as inferno's binaries are: this file parses the arguments
 //! and reads the files; each subcommand is a module whose function takes options and reports
@@ -18,6 +19,8 @@ use std::process::ExitCode;
 use crate::report::Report;
 use clap::{Parser, Subcommand};
 
+mod baseline;
+pub mod cargo;
 mod diff;
 mod explain;
 mod flamegraph;
@@ -48,6 +51,9 @@ enum Command {
         /// Rows per table (0: all).
         #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
         rows: usize,
+        /// Only this test's sites: its name as libtest prints it, or `binary::name`.
+        #[arg(long, value_name = "NAME")]
+        test: Option<String>,
     },
     /// Each allocating line with its class, reason and source expression, like Go's
     /// `-gcflags=-m`.
@@ -68,6 +74,9 @@ enum Command {
         /// The allowed growth per call: relative (`5%`) or absolute (`0`: any growth fails).
         #[arg(long, value_name = "LIMIT", default_value = "5%")]
         max_increase: diff::Threshold,
+        /// Aligned text, or Markdown tables for a pull request's comment.
+        #[arg(long, value_enum, default_value_t)]
+        format: table::Style,
     },
     /// Merges the reports of several processes into one.
     Merge {
@@ -108,9 +117,16 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Top { file, by, rows } => {
+        Command::Top {
+            file,
+            by,
+            rows,
+            test,
+        } => {
             let r = read(&file)?;
-            print(&top::run(&top::Options { by, rows }, &r))?;
+            let text = top::run(&top::Options { by, rows, test }, &r)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            print(&text)?;
         }
         Command::Explain { file, function } => {
             let r = read(&file)?;
@@ -122,14 +138,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             base,
             new,
             max_increase,
+            format,
         } => {
             let (base, new) = (read(&base)?, read(&new)?);
-            let outcome = diff::run(&diff::Options { max_increase }, &base, &new);
-            let mut text = outcome.text;
-            for f in &outcome.failures {
-                text.push_str(&format!("FAIL {f}\n"));
-            }
-            print(&text)?;
+            let opts = diff::Options {
+                max_increase,
+                style: format,
+            };
+            let outcome = diff::run(&opts, &base, &new);
+            print(&outcome.text)?;
             if !outcome.failures.is_empty() {
                 return Ok(ExitCode::from(1));
             }

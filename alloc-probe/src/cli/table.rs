@@ -58,6 +58,27 @@ pub enum Align {
     Left,
 }
 
+/// How a command's output is laid out: aligned text for a terminal, or Markdown for a pull
+/// request's comment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Style {
+    /// Aligned columns.
+    #[default]
+    Text,
+    /// GitHub-flavoured Markdown tables.
+    Markdown,
+}
+
+impl Style {
+    /// Appends a section's title.
+    pub fn heading(self, title: &str, out: &mut String) {
+        match self {
+            Style::Text => out.push_str(&format!("\n{title}\n")),
+            Style::Markdown => out.push_str(&format!("\n#### {title}\n\n")),
+        }
+    }
+}
+
 /// A table whose columns are as wide as their widest cell, two spaces apart, indented by two.
 /// The last column is never padded, so lines carry no trailing blanks.
 pub struct Table {
@@ -82,6 +103,38 @@ impl Table {
     /// Rows added after the header.
     pub fn len(&self) -> usize {
         self.rows.len() - 1
+    }
+
+    /// Appends the table to `out` as text, or as a GitHub-flavoured Markdown table.
+    pub fn render_as(&self, style: Style, out: &mut String) {
+        match style {
+            Style::Text => self.render(out),
+            Style::Markdown => self.markdown(out),
+        }
+    }
+
+    fn markdown(&self, out: &mut String) {
+        // A header cell may be blank (a change column); Markdown needs one anyway.
+        let cell = |c: &str| c.replace('|', "\\|");
+        for (i, row) in self.rows.iter().enumerate() {
+            out.push('|');
+            for c in 0..self.align.len() {
+                out.push(' ');
+                out.push_str(&cell(row.get(c).map_or("", String::as_str)));
+                out.push_str(" |");
+            }
+            out.push('\n');
+            if i == 0 {
+                out.push('|');
+                for a in &self.align {
+                    out.push_str(match a {
+                        Align::Right => "---:|",
+                        Align::Left => ":---|",
+                    });
+                }
+                out.push('\n');
+            }
+        }
     }
 
     /// Appends the table to `out`.
@@ -148,5 +201,14 @@ mod tests {
         let mut out = String::new();
         t.render(&mut out);
         assert_eq!(out, "      n  name\n  1,000  a\n      7  longer\n");
+    }
+
+    #[test]
+    fn markdown_tables_align_and_escape() {
+        let mut t = Table::new(&[("n", Align::Right), ("", Align::Left)]);
+        t.row(vec!["1,000".into(), "a|b".into()]);
+        let mut out = String::new();
+        t.render_as(Style::Markdown, &mut out);
+        assert_eq!(out, "| n |  |\n|---:|:---|\n| 1,000 | a\\|b |\n");
     }
 }

@@ -1,6 +1,6 @@
 //! `alloc-probe top`: the costliest sites and tracked functions of one report.
 
-use crate::report::{FunctionReport, Report, SiteReport};
+use crate::report::{FunctionReport, Report, SiteReport, TestReport};
 
 use super::table::{bytes_f, number, Align, Table};
 use crate::report::names::short_fn;
@@ -26,6 +26,40 @@ pub struct Options {
     pub by: By,
     /// Rows per table; 0 shows all.
     pub rows: usize,
+    /// Only this test's sites: its name, or `binary::name` where several binaries have it.
+    pub test: Option<String>,
+}
+
+/// The test `name` names: libtest's name, or `binary::name`.
+fn find_test<'a>(r: &'a Report, name: &str) -> Result<&'a TestReport, String> {
+    let full = |t: &TestReport| format!("{}::{}", t.binary, t.name);
+    let found: Vec<&TestReport> = r
+        .tests
+        .iter()
+        .filter(|t| t.name == name || full(t) == name)
+        .collect();
+    match found[..] {
+        [t] => Ok(t),
+        [] if r.tests.is_empty() => Err(format!(
+            "no test {name:?}: the report has no tests (it was not made by a test run in full \
+             or sampled mode)"
+        )),
+        [] => {
+            let mut names: Vec<String> = r.tests.iter().map(|t| t.name.clone()).collect();
+            names.sort();
+            names.truncate(5);
+            Err(format!(
+                "no test {name:?} in the report; it has {} tests, e.g. {}",
+                r.tests.len(),
+                names.join(", ")
+            ))
+        }
+        _ => Err(format!(
+            "{name:?} names {} tests; give one as binary::name: {}",
+            found.len(),
+            found.iter().map(|t| full(t)).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 /// The header shared by the human outputs: which program, which mode, the totals.
@@ -118,15 +152,41 @@ fn title(what: &str, by_what: &str, shown: usize, of: usize) -> String {
     }
 }
 
-/// The report's top sites and functions as aligned tables.
-pub fn run(opts: &Options, r: &Report) -> String {
+/// The report's top sites and functions as aligned tables, or one test's sites.
+pub fn run(opts: &Options, r: &Report) -> Result<String, String> {
     let limit = if opts.rows == 0 {
         usize::MAX
     } else {
         opts.rows
     };
     let mut out = String::new();
-    header(r, &mut out);
+    let narrowed;
+    let r = match &opts.test {
+        None => {
+            header(r, &mut out);
+            r
+        }
+        Some(name) => {
+            let t = find_test(r, name)?;
+            out.push_str(&format!(
+                "test {} in {}: {} blocks, {} allocated, at most {} live at once, {} leaked in {} blocks\n",
+                t.name,
+                t.binary,
+                thousands(t.allocs),
+                Bytes(t.bytes),
+                Bytes(t.max_live_bytes),
+                Bytes(t.leaked_bytes),
+                thousands(t.leaked),
+            ));
+            // Tracked functions are counted over the whole run, not per test.
+            narrowed = Report {
+                sites: t.sites.clone(),
+                functions: Vec::new(),
+                ..r.clone()
+            };
+            &narrowed
+        }
+    };
 
     // The runtime's sites (the test harness, std's set-up) stay in the totals only.
     let own: Vec<SiteReport> = r.sites.iter().filter(|s| !s.runtime).cloned().collect();
@@ -177,7 +237,7 @@ pub fn run(opts: &Options, r: &Report) -> String {
     }
 
     if r.functions.is_empty() {
-        return out;
+        return Ok(out);
     }
     let functions = rank(
         &r.functions,
@@ -199,7 +259,7 @@ pub fn run(opts: &Options, r: &Report) -> String {
     out.push_str(&title("Tracked functions", by_what, shown, functions.len()));
     if functions.is_empty() {
         out.push_str("  (none)\n");
-        return out;
+        return Ok(out);
     }
     let mut t = Table::new(&[
         ("calls", Align::Right),
@@ -224,7 +284,7 @@ pub fn run(opts: &Options, r: &Report) -> String {
         ]);
     }
     t.render(&mut out);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -270,7 +330,17 @@ mod tests {
     #[test]
     fn orders_by_each_cost() {
         let r = sample();
-        let top = |by| run(&Options { by, rows: 20 }, &r);
+        let top = |by| {
+            run(
+                &Options {
+                    by,
+                    rows: 20,
+                    test: None,
+                },
+                &r,
+            )
+            .unwrap()
+        };
         let out = top(By::Blocks);
         assert_eq!(
             order(&out, "Sites by"),
@@ -297,9 +367,11 @@ mod tests {
             &Options {
                 by: By::Blocks,
                 rows: 1,
+                test: None,
             },
             &sample(),
-        );
+        )
+        .unwrap();
         assert!(out.contains("Sites by blocks (top 1 of 3)"), "{out}");
         assert_eq!(order(&out, "Sites by"), ["many_small"]);
     }
@@ -310,9 +382,11 @@ mod tests {
             &Options {
                 by: By::Blocks,
                 rows: 0,
+                test: None,
             },
             &sample(),
-        );
+        )
+        .unwrap();
         let table: Vec<&str> = out
             .split("Sites by blocks\n")
             .nth(1)
@@ -342,9 +416,11 @@ mod tests {
             &Options {
                 by: By::Blocks,
                 rows: 20,
+                test: None,
             },
             &r,
-        );
+        )
+        .unwrap();
         assert!(out.contains("counts mode"), "{out}");
     }
 }

@@ -20,15 +20,24 @@ pub(super) fn install() {
     hooks::at_exit(at_exit);
 }
 
-/// What `ALLOC_PROBE_REPORT` asks for at exit.
-fn setting() -> Option<Detail> {
+/// What `ALLOC_PROBE_REPORT` asks for at exit: nothing, or the JSON file and the table at
+/// this detail (none: `file`, the file alone, as `cargo alloc-probe` asks).
+fn setting() -> Option<Option<Detail>> {
+    // nextest runs each test binary once to list its tests: nothing to profile.
+    if std::env::var_os("NEXTEST_TEST_PHASE").is_some_and(|p| p == "list") {
+        return None;
+    }
     match std::env::var("ALLOC_PROBE_REPORT").as_deref() {
         Ok("off") | Ok("0") | Ok("none") => None,
-        Ok("full") => Some(Detail::Full),
-        Ok("summary") | Ok("") | Err(_) => Some(Detail::Summary),
+        Ok("file") => Some(None),
+        Ok("full") => Some(Some(Detail::Full)),
+        Ok("summary") | Ok("") | Err(_) => Some(Some(Detail::Summary)),
         Ok(other) => {
-            eprintln!("alloc-probe: ALLOC_PROBE_REPORT={other} is not one of off, summary, full; using summary");
-            Some(Detail::Summary)
+            eprintln!(
+                "alloc-probe: ALLOC_PROBE_REPORT={other} is not one of off, file, summary, \
+                 full; using summary"
+            );
+            Some(Some(Detail::Summary))
         }
     }
 }
@@ -61,12 +70,15 @@ extern "C" fn at_exit() {
         let Some(detail) = setting() else { return };
         let r = report::build();
         let mut text = String::new();
-        let _ = report::write_text(&r, &mut text, detail);
+        if let Some(detail) = detail {
+            let _ = report::write_text(&r, &mut text, detail);
+        }
         let path = report_dir().join(format!("{}-{}.json", r.binary, r.pid));
         match r.write_json(&path) {
-            Ok(()) => text.push_str(&format!("\nreport: {}\n", path.display())),
+            Ok(()) if detail.is_some() => text.push_str(&format!("\nreport: {}\n", path.display())),
+            Ok(()) => {}
             Err(e) => text.push_str(&format!(
-                "\nalloc-probe: cannot write the report to {}: {e}\n",
+                "alloc-probe: cannot write the report to {}: {e}\n",
                 path.display()
             )),
         }

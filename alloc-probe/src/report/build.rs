@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::classify::{classify, verdict, Classes, Evidence};
 use super::model::{
     Fast, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
-    TrackingCost, SCHEMA, SCHEMA_VERSION,
+    TestReport, TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
 use super::names::{short_fn, simplify_path, Paths};
 use super::symbols::{Frame, Symbols};
@@ -39,6 +39,9 @@ pub(crate) fn build() -> Report {
     let mut by_fn_site: HashMap<(u32, String, u32, String), Classes> = HashMap::new();
     let mut out: Vec<StackReport> = Vec::new();
     let mut by_node: HashMap<u32, usize, Fast> = HashMap::default();
+    // By the frame of each test's function (see `Stacks::test_of`).
+    let mut by_test: HashMap<u32, TestReport> = HashMap::new();
+    let mut by_test_site: HashMap<(u32, (String, u32, String)), SiteEvidence> = HashMap::new();
 
     for id in 1..=points::count() {
         let Some(p) = points::get(id) else { continue };
@@ -46,6 +49,7 @@ pub(crate) fn build() -> Report {
             continue;
         }
         let st = stacks.stack(p.leaf);
+        let test = stacks.test_of(p.leaf);
         let site = stacks.frame(st.site_frame);
         let c = classify(p, st.site_phys, epoch, unit);
         // One row per line of a function: its monomorphisations (`parse::<u8>`,
@@ -58,20 +62,20 @@ pub(crate) fn build() -> Report {
                 .or_default()
                 .add(&c);
         }
-        let entry = by_site.entry(key).or_default();
-        if entry.function.is_empty() {
-            entry.function.clone_from(&site.function);
+        if let Some(t) = test {
+            let test = by_test.entry(t).or_default();
+            test.allocs += c.blocks;
+            test.bytes += c.bytes;
+            test.max_live_bytes += c.max_bytes;
+            test.leaked += c.leaked;
+            test.leaked_bytes += c.leaked_bytes;
+            let e = by_test_site.entry((t, key.clone())).or_default();
+            e.add(site, &st, &c, &stacks, func);
         }
-        entry.classes.add(&c);
-        // Runtime only if every stack of the site is.
-        entry.runtime = Some(entry.runtime.unwrap_or(true) && st.runtime);
-        entry.line_of_function |= site.line_of_function;
-        if c.non_escaping > c.in_call && entry.host.is_none() {
-            entry.host = st.host.map(|h| stacks.frame(h).function.clone());
-        }
-        if c.in_call > 0 && entry.call.is_none() {
-            entry.call = functions::info(func.wrapping_sub(1)).map(|f| f.name.to_string());
-        }
+        by_site
+            .entry(key)
+            .or_default()
+            .add(site, &st, &c, &stacks, func);
         // Stacks whose frames print alike (different return addresses on one line) are one.
         let row = StackReport {
             node: st.node,
@@ -97,56 +101,15 @@ pub(crate) fn build() -> Report {
         }
     }
 
-    let mut sites: Vec<SiteReport> = by_site
-        .into_iter()
-        .map(|((file, line, _), e)| {
-            let function = e.function;
-            let c = e.classes;
-            let host = e.host.as_deref().map(short_fn);
-            let evidence = Evidence {
-                func: &short_fn(&function),
-                call: e.call.as_deref(),
-                host: host.as_deref(),
-            };
-            let v = verdict(&c, &evidence, stack_limit, FRAME_POINTERS);
-            SiteReport {
-                file,
-                line,
-                function,
-                allocs: c.blocks,
-                bytes: c.bytes,
-                reallocs: c.reallocs,
-                non_escaping: c.non_escaping,
-                in_call: c.in_call,
-                tracked_call: e.call,
-                inlined_into: e.host,
-                runtime: e.runtime.unwrap_or(false),
-                line_of_function: e.line_of_function,
-                stack_avoidable: c.stack_avoidable,
-                escaped: c.escaped,
-                temporary: c.temporary,
-                leaked: c.leaked,
-                leaked_bytes: c.leaked_bytes,
-                grown: c.grown,
-                freed_elsewhere: c.freed_elsewhere,
-                min_size: c.min_size,
-                max_size: c.max_size,
-                total_lifetime_ns: (c.lifetime_ticks as f64 * rate) as u64,
-                max_bytes: c.max_bytes,
-                max_blocks: c.max_blocks,
-                gmax_bytes: c.gmax_bytes,
-                gmax_blocks: c.gmax_blocks,
-                verdict_kind: v.kind.to_string(),
-                verdict: v.text,
-            }
-        })
-        .collect();
-    sites.sort_by(|a, b| {
-        b.allocs
-            .cmp(&a.allocs)
-            .then(b.bytes.cmp(&a.bytes))
-            .then_with(|| (&a.file, a.line).cmp(&(&b.file, b.line)))
-    });
+    let site_report = |((file, line, _), e): ((String, u32, String), SiteEvidence)| {
+        e.report(file, line, stack_limit, rate)
+    };
+    let mut sites: Vec<SiteReport> = by_site.into_iter().map(site_report).collect();
+    sort_sites(&mut sites);
+    let mut test_sites: HashMap<u32, Vec<SiteReport>> = HashMap::new();
+    for ((t, key), e) in by_test_site {
+        test_sites.entry(t).or_default().push(site_report((key, e)));
+    }
     out.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
 
     let binary = std::env::current_exe()
@@ -154,6 +117,18 @@ pub(crate) fn build() -> Report {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown".into());
     let functions = functions_report(by_fn_site, unit, rate, stack_limit);
+    let crate_name = test_crate(&binary);
+    let mut tests: Vec<TestReport> = by_test
+        .into_iter()
+        .map(|(t, mut test)| {
+            test.binary.clone_from(&crate_name);
+            test.name = test_name(&stacks.frame(t).function);
+            test.sites = test_sites.remove(&t).unwrap_or_default();
+            sort_sites(&mut test.sites);
+            test
+        })
+        .collect();
+    tests.sort_by(|a, b| b.allocs.cmp(&a.allocs).then_with(|| a.name.cmp(&b.name)));
     let tracking = tracking_cost(mode, &stats);
     Report {
         schema: SCHEMA.to_string(),
@@ -170,6 +145,7 @@ pub(crate) fn build() -> Report {
         stats,
         sites,
         functions,
+        tests,
         frames: stacks.tables.frames,
         locations: stacks.tables.locations,
         nodes: stacks.tables.nodes,
@@ -187,6 +163,102 @@ struct SiteEvidence {
     host: Option<String>,
     runtime: Option<bool>,
     line_of_function: bool,
+}
+
+impl SiteEvidence {
+    /// Adds the blocks `c` of a point whose stack `st` has its site at frame `site`.
+    fn add(&mut self, site: &FrameReport, st: &Placed, c: &Classes, stacks: &Stacks, func: u32) {
+        if self.function.is_empty() {
+            self.function.clone_from(&site.function);
+        }
+        self.classes.add(c);
+        // Runtime only if every stack of the site is.
+        self.runtime = Some(self.runtime.unwrap_or(true) && st.runtime);
+        self.line_of_function |= site.line_of_function;
+        if c.non_escaping > c.in_call && self.host.is_none() {
+            self.host = st.host.map(|h| stacks.frame(h).function.clone());
+        }
+        if c.in_call > 0 && self.call.is_none() {
+            self.call = functions::info(func.wrapping_sub(1)).map(|f| f.name.to_string());
+        }
+    }
+
+    /// The site's row, with its verdict.
+    fn report(self, file: String, line: u32, stack_limit: u64, rate: f64) -> SiteReport {
+        let function = self.function;
+        let c = self.classes;
+        let host = self.host.as_deref().map(short_fn);
+        let evidence = Evidence {
+            func: &short_fn(&function),
+            call: self.call.as_deref(),
+            host: host.as_deref(),
+        };
+        let v = verdict(&c, &evidence, stack_limit, FRAME_POINTERS);
+        SiteReport {
+            file,
+            line,
+            function,
+            allocs: c.blocks,
+            bytes: c.bytes,
+            reallocs: c.reallocs,
+            non_escaping: c.non_escaping,
+            in_call: c.in_call,
+            tracked_call: self.call,
+            inlined_into: self.host,
+            runtime: self.runtime.unwrap_or(false),
+            line_of_function: self.line_of_function,
+            stack_avoidable: c.stack_avoidable,
+            escaped: c.escaped,
+            temporary: c.temporary,
+            leaked: c.leaked,
+            leaked_bytes: c.leaked_bytes,
+            grown: c.grown,
+            freed_elsewhere: c.freed_elsewhere,
+            min_size: c.min_size,
+            max_size: c.max_size,
+            total_lifetime_ns: (c.lifetime_ticks as f64 * rate) as u64,
+            max_bytes: c.max_bytes,
+            max_blocks: c.max_blocks,
+            gmax_bytes: c.gmax_bytes,
+            gmax_blocks: c.gmax_blocks,
+            verdict_kind: v.kind.to_string(),
+            verdict: v.text,
+        }
+    }
+}
+
+/// Most blocks first, then most bytes, then by place.
+fn sort_sites(sites: &mut [SiteReport]) {
+    sites.sort_by(|a, b| {
+        b.allocs
+            .cmp(&a.allocs)
+            .then(b.bytes.cmp(&a.bytes))
+            .then_with(|| (&a.file, a.line).cmp(&(&b.file, b.line)))
+    });
+}
+
+/// A test binary's crate: cargo names it `<crate>-<16 hex digits>`.
+fn test_crate(binary: &str) -> String {
+    let stem = binary
+        .strip_suffix(std::env::consts::EXE_SUFFIX)
+        .unwrap_or(binary);
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name.to_string()
+        }
+        _ => stem.to_string(),
+    }
+}
+
+/// libtest's name of the test whose function (or the closure `#[test]` wraps it in) is
+/// `function`: its path without the crate, generic arguments or closures.
+fn test_name(function: &str) -> String {
+    let plain = simplify_path(function);
+    let mut parts: Vec<&str> = plain.split("::").collect();
+    while parts.last().is_some_and(|p| p.starts_with('{')) {
+        parts.pop();
+    }
+    parts.get(1..).unwrap_or_default().join("::")
 }
 
 /// Adds stack `b`'s figures to `a`'s.
@@ -234,6 +306,17 @@ struct Stacks {
     /// Of each frame in the table: whether it is alloc-probe's, internal (see
     /// [`Frame::is_internal`]), in `std`, and the test harness's.
     kinds: Vec<Kind>,
+    /// Where each call-tree node stands with libtest's tests (see [`Stacks::test_of`]).
+    tests: HashMap<u32, InTest, Fast>,
+}
+
+/// Where a stack stands with libtest's tests, read from its root: outside the harness, in the
+/// harness (its frame was seen), or in a test (the frame of its function).
+#[derive(Clone, Copy, PartialEq)]
+enum InTest {
+    Outside,
+    Harness,
+    Test(u32),
 }
 
 #[derive(Clone, Copy, Default)]
@@ -242,6 +325,9 @@ struct Kind {
     internal: bool,
     std: bool,
     harness: bool,
+    /// Whether the debug info gives its file: compiler-made shims (`<fn() as FnOnce>::
+    /// call_once`) have none.
+    sourced: bool,
 }
 
 impl Stacks {
@@ -278,6 +364,7 @@ impl Stacks {
                         internal: f.is_internal(),
                         std: f.function.trim_start_matches('<').starts_with("std::"),
                         harness: f.is_harness(),
+                        sourced: !f.file.is_empty(),
                     });
                 }
                 ids.push(id);
@@ -375,6 +462,43 @@ impl Stacks {
             site_phys: seen[at].1,
             host: host.filter(|&h| h != seen[at].0),
             runtime: site.is_none() || harness,
+        }
+    }
+
+    /// The frame of the test whose function call-tree node `leaf`'s stack runs in, if any:
+    /// the first frame of the program's own inside libtest's, with a source file (the
+    /// closure `#[test]` wraps the function in, or the function).
+    fn test_of(&mut self, leaf: u32) -> Option<u32> {
+        let mut chain = Vec::new();
+        let mut cur = leaf;
+        let mut state = InTest::Outside;
+        while cur != 0 {
+            if let Some(&s) = self.tests.get(&cur) {
+                state = s;
+                break;
+            }
+            chain.push(cur);
+            cur = tree::node(cur).parent;
+        }
+        for &t in chain.iter().rev() {
+            if !matches!(state, InTest::Test(_)) {
+                let frames = self.at(tree::node(t).ip).0.clone();
+                for &f in frames.iter().rev() {
+                    let kind = self.kinds[f as usize];
+                    state = match state {
+                        InTest::Outside if kind.harness => InTest::Harness,
+                        InTest::Harness if kind.sourced && !kind.internal && !kind.harness => {
+                            InTest::Test(f)
+                        }
+                        s => s,
+                    };
+                }
+            }
+            self.tests.insert(t, state);
+        }
+        match state {
+            InTest::Test(f) => Some(f),
+            _ => None,
         }
     }
 

@@ -12,7 +12,7 @@ use std::hash::Hash;
 
 use super::classify::{verdict, Classes, Evidence};
 use super::model::{
-    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables,
+    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, Tables, TestReport,
     TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
 use super::names::short_fn;
@@ -56,6 +56,7 @@ pub(crate) fn empty() -> Report {
         tracking: TrackingCost::default(),
         sites: Vec::new(),
         functions: Vec::new(),
+        tests: Vec::new(),
         frames: Vec::new(),
         locations: Vec::new(),
         nodes: Vec::new(),
@@ -93,6 +94,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     let mut sites = Table::default();
     let mut functions = Table::default();
     let mut stacks = Table::default();
+    let mut tests = Table::default();
     let mut tables = Tables::default();
     for (i, r) in reports.iter().enumerate() {
         let at_peak = i == peak;
@@ -108,6 +110,21 @@ pub(super) fn merge(reports: &[Report]) -> Report {
             add_function(merged, f);
             site_lists.push(f.sites.clone());
         }
+        for t in &r.tests {
+            let (merged, sites) = tests.entry((t.binary.clone(), t.name.clone()), || {
+                let blank = TestReport {
+                    binary: t.binary.clone(),
+                    name: t.name.clone(),
+                    ..TestReport::default()
+                };
+                (blank, Table::default())
+            });
+            add_test(merged, t);
+            for s in &t.sites {
+                let key = (s.file.clone(), s.line, s.function.clone());
+                add_site(sites.entry(key, || blank_site(s)), s, at_peak);
+            }
+        }
         let nodes = import(&mut tables, r);
         for s in &r.stacks {
             let node = s
@@ -121,8 +138,46 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     let live = out.tracking.header_bytes + out.tracking.stack_bytes + out.tracking.side_bytes;
     out.tracking.bytes_per_live_block = live as f64 / out.stats.live_blocks.max(1) as f64;
 
-    out.sites = sites.rows;
-    for s in &mut out.sites {
+    out.sites = finish_sites(sites.rows, &out);
+
+    out.functions = functions
+        .rows
+        .into_iter()
+        .map(|(mut f, site_lists)| {
+            f.sites = merge_function_sites(site_lists);
+            per_call(&mut f);
+            f
+        })
+        .collect();
+    out.functions
+        .sort_by_key(|f| std::cmp::Reverse(f.inclusive_allocs));
+
+    out.tests = tests
+        .rows
+        .into_iter()
+        .map(|(mut t, sites)| {
+            t.sites = finish_sites(sites.rows, &out);
+            t
+        })
+        .collect();
+    out.tests.sort_by(|a, b| {
+        b.allocs
+            .cmp(&a.allocs)
+            .then_with(|| (&a.binary, &a.name).cmp(&(&b.binary, &b.name)))
+    });
+
+    out.frames = tables.frames;
+    out.locations = tables.locations;
+    out.nodes = tables.nodes;
+    out.stacks = stacks.rows;
+    out.stacks
+        .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
+    out
+}
+
+/// Sites with their verdicts recomputed from the sums, most blocks first.
+fn finish_sites(mut sites: Vec<SiteReport>, out: &Report) -> Vec<SiteReport> {
+    for s in &mut sites {
         let (func, call, host) = (
             short_fn(&s.function),
             s.tracked_call.as_deref().map(short_fn),
@@ -137,28 +192,17 @@ pub(super) fn merge(reports: &[Report]) -> Report {
         s.verdict_kind = v.kind.to_string();
         s.verdict = v.text;
     }
-    out.sites
-        .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
+    sites.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
+    sites
+}
 
-    out.functions = functions
-        .rows
-        .into_iter()
-        .map(|(mut f, site_lists)| {
-            f.sites = merge_function_sites(site_lists);
-            per_call(&mut f);
-            f
-        })
-        .collect();
-    out.functions
-        .sort_by_key(|f| std::cmp::Reverse(f.inclusive_allocs));
-
-    out.frames = tables.frames;
-    out.locations = tables.locations;
-    out.nodes = tables.nodes;
-    out.stacks = stacks.rows;
-    out.stacks
-        .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
-    out
+/// Adds test `b`'s figures to `a`'s: a test run twice (a retry) counts twice.
+fn add_test(a: &mut TestReport, b: &TestReport) {
+    a.allocs = a.allocs.saturating_add(b.allocs);
+    a.bytes = a.bytes.saturating_add(b.bytes);
+    a.max_live_bytes = a.max_live_bytes.max(b.max_live_bytes);
+    a.leaked = a.leaked.saturating_add(b.leaked);
+    a.leaked_bytes = a.leaked_bytes.saturating_add(b.leaked_bytes);
 }
 
 /// Rows keyed by identity, in the order first seen, so ties keep a stable order.

@@ -23,7 +23,7 @@ pub(crate) mod units;
 pub(crate) use build::{build, sites_of_points};
 pub use flame::FlameCost;
 pub use model::{
-    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TrackingCost,
-    SCHEMA, SCHEMA_VERSION,
+    FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TestReport,
+    TrackingCost, SCHEMA, SCHEMA_VERSION,
 };
 pub(crate) use text::{write as write_text, Detail};

@@ -50,6 +50,10 @@ pub struct Report {
     /// One entry per `#[track_allocs]` function that was called, most allocations first.
     #[serde(default)]
     pub functions: Vec<FunctionReport>,
+    /// One entry per test of a libtest harness (`cargo test`, `cargo nextest`) that allocated,
+    /// most allocations first: see [`TestReport`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestReport>,
     /// The distinct logical frames of the stacks, which `nodes` refer to (DHAT's frame
     /// table, pprof's functions and lines).
     #[serde(default)]
@@ -213,6 +217,31 @@ pub struct FunctionReport {
     pub max_bytes: Option<u64>,
     /// The lines in it that allocated, most blocks first.
     pub sites: Vec<FunctionSite>,
+}
+
+/// What one test allocated: the blocks born under its function, on the thread libtest runs it
+/// on (its frame is on their stacks), not the harness's own nor those of threads it spawned.
+/// Tests running in parallel never mix, in one process (`cargo test`) or in one process each
+/// (`cargo nextest`). Needs stacks: `full` mode, or estimates in `sampled`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// The test binary's crate: `mycrate` for unit tests, the file's name for `tests/*.rs`.
+    pub binary: String,
+    /// The test's name as libtest prints it: its module path in its crate (`tests::parses`).
+    pub name: String,
+    /// Blocks born in it.
+    pub allocs: u64,
+    /// Bytes allocated in it, each realloc's new size included.
+    pub bytes: u64,
+    /// The most bytes its blocks held live at once, as an upper bound: the sum over its
+    /// stacks of each stack's most (equal when its blocks peaked together).
+    pub max_live_bytes: u64,
+    /// Its blocks still live at the report.
+    pub leaked: u64,
+    /// Their bytes.
+    pub leaked_bytes: u64,
+    /// Its sites, as [`Report::sites`] but for its blocks only, most blocks first.
+    pub sites: Vec<SiteReport>,
 }
 
 /// One allocating line inside a tracked function, joined with the expression the macro found.

@@ -49,7 +49,12 @@ impl Frame {
     }
 
     pub(crate) fn is_std(&self) -> bool {
-        if self.file.starts_with("/rustc/") || self.file.starts_with("/rust/deps/") {
+        // The toolchain's build paths, or an installed rust-src's (rustc gives code it
+        // instantiates from the standard library the local path when rust-src is installed).
+        if self.file.starts_with("/rustc/")
+            || self.file.starts_with("/rust/deps/")
+            || self.file.contains("/rustlib/src/rust/library/")
+        {
             return true;
         }
         // The toolchain's libraries and the crates they vendor, where they come without files.
@@ -191,5 +196,23 @@ mod tests {
         frames[0].line_of_function = false;
         with_function_line(&mut frames, Some(entry));
         assert_eq!((frames[0].line, frames[0].line_of_function), (3, false));
+    }
+
+    #[test]
+    fn standard_library_frames_from_an_installed_rust_src_are_std() {
+        let frame = |file: &str| Frame {
+            function: "alloc::alloc::Global::alloc_impl".into(),
+            file: file.into(),
+            line: 190,
+            line_of_function: false,
+        };
+        for file in [
+            "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src/alloc.rs",
+            "/root/.rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/alloc/src/alloc.rs",
+            "C:/Users/u/.rustup/toolchains/stable-x86_64-pc-windows-msvc/lib/rustlib/src/rust/library/alloc/src/alloc.rs",
+        ] {
+            assert!(frame(file).is_internal(), "{file}");
+        }
+        assert!(!frame("/home/u/app/src/alloc.rs").is_internal());
     }
 }

@@ -194,6 +194,38 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             )?;
         }
     }
+    if !r.tests.is_empty() {
+        writeln!(
+            f,
+            "\nTests (blocks born under each test's function, on its thread; max live: at most \
+             this many bytes live at once)"
+        )?;
+        writeln!(
+            f,
+            "  {:>9} {:>10} {:>10} {:>9} {:>10}  test",
+            "blocks", "bytes", "max live", "leaked", "leaked B"
+        )?;
+        for t in r.tests.iter().take(top.max(20)) {
+            writeln!(
+                f,
+                "  {:>9} {:>10} {:>10} {:>9} {:>10}  {} {}",
+                thousands(t.allocs),
+                Bytes(t.bytes).to_string(),
+                Bytes(t.max_live_bytes).to_string(),
+                thousands(t.leaked),
+                Bytes(t.leaked_bytes).to_string(),
+                t.binary,
+                t.name
+            )?;
+        }
+        if r.tests.len() > top.max(20) {
+            writeln!(
+                f,
+                "  ... and {} more tests (alloc-probe top --test NAME shows one)",
+                r.tests.len() - top.max(20)
+            )?;
+        }
+    }
     writeln!(f, "\nTop sites by blocks")?;
     let by_blocks: Vec<&SiteReport> = sites.iter().copied().take(top).collect();
     site_rows(f, &by_blocks)?;
