@@ -1,4 +1,4 @@
-//! `cargo alloc-probe test` and `cargo alloc-probe nextest` over a fixture crate
+//! `cargo alloc-probe test`, `run` and `nextest` over a fixture crate
 //! (`tests/data/fixture`) whose tests allocate known amounts in parallel, one of them leaking
 //! and one failing: the merged report, the per-test figures, `top --test`, the baseline gate
 //! both ways, and the exit codes. The oracle is the fixture's own arithmetic: `boxes(n)` makes
@@ -199,6 +199,15 @@ fn a_test_run_gives_one_report_per_test_figures_and_a_gate() {
         last.starts_with("cargo-alloc-probe: ") && last.contains("not an alloc-probe baseline"),
         "{last}"
     );
+
+    // A program: its exit code, and its report alone (the report at exit follows
+    // `process::exit`).
+    let o = cargo_alloc_probe(&["run", "-q", "--bin", "tool"], true);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r = report();
+    assert_eq!(r["binary"], "cargo run (1 process)");
+    assert_eq!(r["functions"][0]["inclusive_allocs"], 6);
+    assert!(r.get("tests").is_none(), "a program has no tests");
 
     // nextest: a process per test, named in its environment; the same figures, merged.
     let o = cargo_alloc_probe(&["nextest", "--no-fail-fast"], false);

@@ -62,9 +62,14 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
     let st = &r.stats;
     writeln!(
         f,
-        "alloc-probe: {} (pid {}), mode {}{}, {:.1} ms",
+        "alloc-probe: {}{}, mode {}{}, {:.1} ms",
         r.binary,
-        r.pid,
+        // A merged report has no one process.
+        if r.pid == 0 {
+            String::new()
+        } else {
+            format!(" (pid {})", r.pid)
+        },
         r.mode,
         r.sample_rate
             .map(|s| format!(
