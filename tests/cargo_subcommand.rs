@@ -84,9 +84,9 @@ fn known(r: &serde_json::Value) -> Vec<(String, u64, u64, u64)> {
 fn expected() -> Vec<(String, u64, u64, u64)> {
     vec![
         ("fixture tests::three_boxes".into(), 4, 0, 0),
-        ("it hundred_boxes".into(), 101 + 2_000, 0, 0),
-        ("it leaks_a_page".into(), 1 + 3_000, 1, 4096),
-        ("it ten_boxes".into(), 11 + 1_000, 0, 0),
+        ("fixture::it hundred_boxes".into(), 101 + 2_000, 0, 0),
+        ("fixture::it leaks_a_page".into(), 1 + 3_000, 1, 4096),
+        ("fixture::it ten_boxes".into(), 11 + 1_000, 0, 0),
     ]
 }
 
@@ -100,7 +100,7 @@ fn a_test_run_gives_one_report_per_test_figures_and_a_gate() {
     assert_eq!(known(&r), expected(), "{err}");
     assert!(tests(&r)
         .iter()
-        .any(|t| t.0 == "it fails_unless_asked_to_pass"));
+        .any(|t| t.0 == "fixture::it fails_unless_asked_to_pass"));
     // Two test binaries, one report each, merged: the unit test and the three integration
     // tests called the tracked function, 4 + 11 + 101 blocks in all.
     assert_eq!(r["binary"], "cargo test (2 processes)", "{err}");
@@ -116,7 +116,7 @@ fn a_test_run_gives_one_report_per_test_figures_and_a_gate() {
     );
     // One table, with the tests in it; every file beside the report.
     assert_eq!(err.matches("\nTests (").count(), 1, "{err}");
-    assert!(err.contains("it ten_boxes\n"), "{err}");
+    assert!(err.contains("fixture::it ten_boxes\n"), "{err}");
     for file in [
         "report.json",
         "heap.pb.gz",
@@ -135,7 +135,7 @@ fn a_test_run_gives_one_report_per_test_figures_and_a_gate() {
         .unwrap();
     let text = String::from_utf8_lossy(&top.stdout);
     assert!(
-        text.starts_with("test ten_boxes in it: 1,011 blocks"),
+        text.starts_with("test ten_boxes in fixture::it: 1,011 blocks"),
         "{text}"
     );
     assert!(
@@ -155,16 +155,26 @@ fn a_test_run_gives_one_report_per_test_figures_and_a_gate() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("no test \"no_such_test\" in the report"));
 
-    // The baseline: blessed, then met, then missed by a lowered figure.
+    // The baseline: not blessed from a failed run; blessed, then met, then missed by a
+    // lowered figure.
     let dir = target().join("baseline-test");
     std::fs::create_dir_all(&dir).unwrap();
     let baseline = dir.join("allocs.toml");
+    let _ = std::fs::remove_file(&baseline);
     let b = baseline.to_str().unwrap();
+    let o = cargo_alloc_probe(&["test", "--baseline", b, "--bless"], false);
+    assert_eq!(o.status.code(), Some(101), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not blessed: the command failed"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!baseline.exists());
     let o = cargo_alloc_probe(&["test", "--baseline", b, "--bless"], true);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(&baseline).unwrap();
     assert!(
-        text.contains("[tests.it.ten_boxes]\nallocs = 1011\n"),
+        text.contains("[tests.\"fixture::it\".ten_boxes]\nallocs = 1011\n"),
         "{text}"
     );
     assert!(
@@ -185,7 +195,7 @@ fn a_test_run_gives_one_report_per_test_figures_and_a_gate() {
     let fails: Vec<&str> = err.lines().filter(|l| l.starts_with("FAIL")).collect();
     assert_eq!(fails.len(), 1, "{err}");
     assert!(
-        fails[0].starts_with("FAIL test it ten_boxes: allocs 1000 → 1011 (+1.1%)"),
+        fails[0].starts_with("FAIL test fixture::it ten_boxes: allocs 1000 → 1011 (+1.1%)"),
         "{err}"
     );
     let o = cargo_alloc_probe(&["test", "--baseline", b, "--max-increase", "2%"], true);

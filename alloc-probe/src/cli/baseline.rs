@@ -99,11 +99,23 @@ impl Baseline {
             };
             format!("{}: cannot read: {e}{hint}", path.display())
         })?;
-        toml::from_str(&text).map_err(|e| {
+        let b: Baseline = toml::from_str(&text).map_err(|e| {
             let first = e.to_string();
             let first = first.lines().next().unwrap_or("").to_string();
             format!("{}: not an alloc-probe baseline: {first}", path.display())
-        })
+        })?;
+        let bad = |v: f64| !v.is_finite() || v < 0.0;
+        if let Some((name, _)) = b
+            .functions
+            .iter()
+            .find(|(_, f)| bad(f.allocs_per_call) || bad(f.bytes_per_call))
+        {
+            return Err(format!(
+                "{}: function {name}: figures must be finite and not negative",
+                path.display()
+            ));
+        }
+        Ok(b)
     }
 
     /// Writes the file: a comment saying what it is, then the figures, sorted.
@@ -117,6 +129,31 @@ impl Baseline {
     pub fn check(&self, r: &Report, limit: Threshold) -> Check {
         let now = Baseline::of(r);
         let mut c = Check::default();
+        // A run with no per-test figures at all cannot have met the tests' baseline.
+        if now.tests.is_empty() && !self.tests.is_empty() {
+            c.failures.push(
+                "the run has no per-test figures, but the baseline has tests: were the tests \
+                 built without debug info, or the probe not installed in them?"
+                    .to_string(),
+            );
+        }
+        for name in self
+            .functions
+            .keys()
+            .filter(|k| !now.functions.contains_key(*k))
+        {
+            c.notes.push(format!(
+                "function {name}: in the baseline, not called in this run"
+            ));
+        }
+        for (binary, tests) in &self.tests {
+            for name in tests.keys() {
+                if now.tests.get(binary).is_none_or(|t| !t.contains_key(name)) {
+                    c.notes
+                        .push(format!("test {binary} {name}: in the baseline, not run"));
+                }
+            }
+        }
         for (name, n) in &now.functions {
             let Some(b) = self.functions.get(name) else {
                 c.notes
@@ -235,6 +272,16 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains('\n'), "{e}");
+        std::fs::write(
+            &path,
+            "[functions.f]\nallocs_per_call = nan\nbytes_per_call = 1.0\n",
+        )
+        .unwrap();
+        let e = Baseline::read(&path).unwrap_err();
+        assert!(
+            e.ends_with("function f: figures must be finite and not negative"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -258,5 +305,25 @@ mod tests {
         let c = base.check(&run(10, 30, 90), zero);
         assert!(c.failures.is_empty());
         assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
+    }
+
+    #[test]
+    fn what_the_run_lacks_is_said() {
+        let base = Baseline::of(&run(10, 40, 100));
+        let zero: Threshold = "0%".parse().unwrap();
+        let mut r = run(10, 40, 100);
+        r.functions.clear();
+        r.tests[0].name = "renamed".into();
+        let c = base.check(&r, zero);
+        assert!(c.failures.is_empty(), "{:?}", c.failures);
+        assert!(c
+            .notes
+            .contains(&"function app::parse: in the baseline, not called in this run".into()));
+        assert!(c
+            .notes
+            .contains(&"test it parses: in the baseline, not run".into()));
+        // No per-test figures at all (counts mode, no debug info) is not a pass.
+        r.tests.clear();
+        assert_eq!(base.check(&r, zero).failures.len(), 1);
     }
 }

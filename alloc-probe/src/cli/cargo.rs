@@ -51,7 +51,8 @@ struct Options {
     cargo_args: Vec<OsString>,
 }
 
-/// Runs `cargo alloc-probe` on this process's arguments and returns its exit code.
+/// Runs `cargo alloc-probe` on this process's arguments and returns its exit code (or exits
+/// with the cargo command's own, which may not fit an [`ExitCode`]).
 pub fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // cargo runs `cargo-alloc-probe alloc-probe <args>`.
@@ -70,7 +71,8 @@ pub fn main() -> ExitCode {
         }
     };
     match run(&opts) {
-        Ok(code) => code,
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("cargo-alloc-probe: {e}");
             ExitCode::from(2)
@@ -88,6 +90,11 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, String> {
             Some("nextest") => "nextest",
             Some("run") => "run",
             Some("bench") => "bench",
+            Some(t) if t.starts_with('+') => {
+                return Err(format!(
+                    "the toolchain goes first: cargo {t} alloc-probe ..."
+                ))
+            }
             _ => {
                 return Err(format!(
                     "unknown command {:?}: expected test, nextest, run or bench (--help)",
@@ -122,6 +129,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, String> {
                 None => rest
                     .next()
                     .map(|v| v.to_string_lossy().into_owned())
+                    .filter(|v| !v.starts_with("--"))
                     .ok_or_else(|| format!("{name} needs a value")),
             }
         };
@@ -208,9 +216,10 @@ fn command(o: &Options, build: &Path, processes: &Path) -> Command {
     } else {
         config.push(format!("build.rustflags=[\"{FLAG}\"]"));
     }
-    // Files, lines and full function paths in optimised builds.
-    for profile in ["release", "bench"] {
+    // Files, lines and full function paths in every profile, even one set to strip them.
+    for profile in ["dev", "test", "release", "bench"] {
         config.push(format!("profile.{profile}.debug=\"limited\""));
+        config.push(format!("profile.{profile}.strip=\"none\""));
     }
     let config = config.iter().flat_map(|c| ["--config", c.as_str()]);
     match o.command {
@@ -236,7 +245,7 @@ fn command(o: &Options, build: &Path, processes: &Path) -> Command {
     cmd
 }
 
-fn run(o: &Options) -> Result<ExitCode, String> {
+fn run(o: &Options) -> Result<i32, String> {
     let out = target_dir(&o.cargo_args)?.join("alloc-probe");
     let build = out.join("build");
     let processes = out.join("processes");
@@ -250,18 +259,20 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     let status = command(o, &build, &processes)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let code = status.code().unwrap_or(1);
+    let code = exit_code(status);
 
     let reports = read_all(&processes);
     if reports.is_empty() {
-        eprintln!(
-            "cargo-alloc-probe: no process wrote a report: is `alloc_probe::Probe` the \
-             #[global_allocator] of the binaries it ran (see the README)?"
-        );
-        if o.baseline.is_some() && code == 0 {
-            return Err("no report to compare with the baseline".into());
+        if code == 0 {
+            eprintln!(
+                "cargo-alloc-probe: no process wrote a report: is `alloc_probe::Probe` the \
+                 #[global_allocator] of the binaries it ran (see the README)?"
+            );
+            if o.baseline.is_some() {
+                return Err("no report to compare with the baseline".into());
+            }
         }
-        return Ok(exit(code));
+        return Ok(code);
     }
     let mut merged = Report::merge(&reports);
     merged.binary = format!(
@@ -273,52 +284,102 @@ fn run(o: &Options) -> Result<ExitCode, String> {
     let mut text = String::from("\n");
     let _ = report::write_text(&merged, &mut text, Detail::Summary);
     text.push_str(&write_files(&merged, &out));
-
-    let mut gate_failed = false;
-    if let Some(path) = &o.baseline {
-        if o.bless {
-            Baseline::of(&merged).write(path)?;
-            text.push_str(&format!(
-                "\nbaseline {}: {} functions, {} tests written\n",
-                path.display(),
-                merged.functions.len(),
-                merged.tests.len()
-            ));
-        } else {
-            let check = Baseline::read(path)?.check(&merged, o.max_increase);
-            for n in &check.notes {
-                text.push_str(&format!("note: {n}\n"));
-            }
-            for f in &check.failures {
-                text.push_str(&format!("FAIL {f}\n"));
-            }
-            gate_failed = !check.failures.is_empty();
-            text.push_str(&if gate_failed {
-                format!(
-                    "baseline {}: {} figure{} grew more than {}\n",
-                    path.display(),
-                    check.failures.len(),
-                    if check.failures.len() == 1 { "" } else { "s" },
-                    o.max_increase
-                )
-            } else {
-                format!(
-                    "baseline {}: ok, nothing grew more than {}\n",
-                    path.display(),
-                    o.max_increase
-                )
-            });
-        }
+    if !merged.frame_test {
+        text.push_str(
+            "note: some binaries were built without frame pointers: a `target.<triple>.rustflags` \
+             setting makes cargo ignore build.rustflags; add -Cforce-frame-pointers=yes there or \
+             set RUSTFLAGS\n",
+        );
     }
+    let testing = matches!(o.command, "test" | "nextest");
+    if testing && merged.tests.is_empty() && merged.mode == "full" {
+        text.push_str(
+            "note: no per-test figures: no stack ran through a libtest test with debug info\n",
+        );
+    }
+    // The table first, whatever the baseline says.
     eprint!("{text}");
+    let gate_failed = match &o.baseline {
+        None => false,
+        Some(path) => match baseline(o, path, &merged, code) {
+            Ok(failed) => failed,
+            // The command's failure is the news: its code, and the line saying why not.
+            Err(e) if code != 0 => {
+                eprintln!("cargo-alloc-probe: {e}");
+                return Ok(code);
+            }
+            Err(e) => return Err(e),
+        },
+    };
     Ok(match (code, gate_failed) {
-        (0, true) => ExitCode::from(1),
-        (c, _) => exit(c),
+        (0, true) => 1,
+        (c, _) => c,
     })
 }
 
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+/// Blesses or checks the baseline at `path` with the run's report; whether a figure grew past
+/// the limit.
+fn baseline(o: &Options, path: &Path, merged: &Report, code: i32) -> Result<bool, String> {
+    if merged.mode != "full" {
+        return Err(format!(
+            "the run was made in {} mode: a baseline needs the exact figures of full mode",
+            merged.mode
+        ));
+    }
+    if o.bless {
+        if code != 0 {
+            return Err(format!(
+                "{}: not blessed: the command failed (exit code {code})",
+                path.display()
+            ));
+        }
+        Baseline::of(merged).write(path)?;
+        eprintln!(
+            "baseline {}: {} functions, {} tests written",
+            path.display(),
+            merged.functions.len(),
+            merged.tests.len()
+        );
+        return Ok(false);
+    }
+    let check = Baseline::read(path)?.check(merged, o.max_increase);
+    let mut text = String::new();
+    for n in &check.notes {
+        text.push_str(&format!("note: {n}\n"));
+    }
+    for f in &check.failures {
+        text.push_str(&format!("FAIL {f}\n"));
+    }
+    let failed = !check.failures.is_empty();
+    text.push_str(&if failed {
+        format!(
+            "baseline {}: {} figure{} grew more than {}\n",
+            path.display(),
+            check.failures.len(),
+            if check.failures.len() == 1 { "" } else { "s" },
+            o.max_increase
+        )
+    } else {
+        format!(
+            "baseline {}: ok, nothing grew more than {}\n",
+            path.display(),
+            o.max_increase
+        )
+    });
+    eprint!("{text}");
+    Ok(failed)
+}
+
+/// The command's exit code; on Unix, 128 plus the signal that ended it, as shells say.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    status.code().unwrap_or(1)
 }
 
 /// Every report in `dir`; one that cannot be read is skipped with a line saying why.
@@ -429,6 +490,14 @@ mod tests {
             "--bless needs --baseline FILE: the file to write"
         );
         assert_eq!(e(&["test", "--baseline"]), "--baseline needs a value");
+        assert_eq!(
+            e(&["test", "--baseline", "--bless"]),
+            "--baseline needs a value"
+        );
+        assert_eq!(
+            e(&["+nightly", "test"]),
+            "the toolchain goes first: cargo +nightly alloc-probe ..."
+        );
         assert!(e(&["test", "--max-increase", "lots"]).starts_with("--max-increase: expected"));
         assert!(parse(args(&["--help"])).unwrap().is_none());
     }

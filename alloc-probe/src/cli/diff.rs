@@ -551,7 +551,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 10 → 12 | +20.0% | 100 B → 100 B | = | it parses |\n"),
+            md.contains("| 10 → 12 | +20.0% | 100 B → 100 B | = | `it parses` |\n"),
             "{md}"
         );
         assert!(

@@ -51,7 +51,7 @@ enum Command {
         /// Rows per table (0: all).
         #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
         rows: usize,
-        /// Only this test's sites: its name as libtest prints it, or `binary::name`.
+        /// Only this test's sites: its name as libtest prints it, or "binary name".
         #[arg(long, value_name = "NAME")]
         test: Option<String>,
     },

@@ -114,13 +114,17 @@ impl Table {
     }
 
     fn markdown(&self, out: &mut String) {
-        // A header cell may be blank (a change column); Markdown needs one anyway.
-        let cell = |c: &str| c.replace('|', "\\|");
         for (i, row) in self.rows.iter().enumerate() {
             out.push('|');
-            for c in 0..self.align.len() {
+            for (c, &align) in self.align.iter().enumerate() {
+                let text = row.get(c).map_or("", String::as_str).replace('|', "\\|");
                 out.push(' ');
-                out.push_str(&cell(row.get(c).map_or("", String::as_str)));
+                // Names as code, so that `<T as Trait>` is not taken for HTML.
+                if i > 0 && align == Align::Left && !text.is_empty() {
+                    out.push_str(&format!("`{text}`"));
+                } else {
+                    out.push_str(&text);
+                }
                 out.push_str(" |");
             }
             out.push('\n');
@@ -209,6 +213,6 @@ mod tests {
         t.row(vec!["1,000".into(), "a|b".into()]);
         let mut out = String::new();
         t.render_as(Style::Markdown, &mut out);
-        assert_eq!(out, "| n |  |\n|---:|:---|\n| 1,000 | a\\|b |\n");
+        assert_eq!(out, "| n |  |\n|---:|:---|\n| 1,000 | `a\\|b` |\n");
     }
 }

@@ -26,13 +26,13 @@ pub struct Options {
     pub by: By,
     /// Rows per table; 0 shows all.
     pub rows: usize,
-    /// Only this test's sites: its name, or `binary::name` where several binaries have it.
+    /// Only this test's sites: its name, or `binary name` where several binaries have it.
     pub test: Option<String>,
 }
 
-/// The test `name` names: libtest's name, or `binary::name`.
+/// The test `name` names: libtest's name, or `binary name` (a test's name has no space).
 fn find_test<'a>(r: &'a Report, name: &str) -> Result<&'a TestReport, String> {
-    let full = |t: &TestReport| format!("{}::{}", t.binary, t.name);
+    let full = |t: &TestReport| format!("{} {}", t.binary, t.name);
     let found: Vec<&TestReport> = r
         .tests
         .iter()
@@ -55,7 +55,7 @@ fn find_test<'a>(r: &'a Report, name: &str) -> Result<&'a TestReport, String> {
             ))
         }
         _ => Err(format!(
-            "{name:?} names {} tests; give one as binary::name: {}",
+            "{name:?} names {} tests; give one as \"binary name\": {}",
             found.len(),
             found.iter().map(|t| full(t)).collect::<Vec<_>>().join(", ")
         )),

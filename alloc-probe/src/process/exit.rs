@@ -23,8 +23,11 @@ pub(super) fn install() {
 /// What `ALLOC_PROBE_REPORT` asks for at exit: nothing, or the JSON file and the table at
 /// this detail (none: `file`, the file alone, as `cargo alloc-probe` asks).
 fn setting() -> Option<Option<Detail>> {
-    // nextest runs each test binary once to list its tests: nothing to profile.
-    if std::env::var_os("NEXTEST_TEST_PHASE").is_some_and(|p| p == "list") {
+    // nextest runs each test binary to list its tests: nothing to profile. (Versions before
+    // NEXTEST_TEST_PHASE are told by the `--list` argument.)
+    let listing = std::env::var_os("NEXTEST_TEST_PHASE").is_some_and(|p| p == "list")
+        || (std::env::var_os("NEXTEST").is_some() && std::env::args_os().any(|a| a == "--list"));
+    if listing {
         return None;
     }
     match std::env::var("ALLOC_PROBE_REPORT").as_deref() {
@@ -73,7 +76,15 @@ extern "C" fn at_exit() {
         if let Some(detail) = detail {
             let _ = report::write_text(&r, &mut text, detail);
         }
-        let path = report_dir().join(format!("{}-{}.json", r.binary, r.pid));
+        // A process id may come back in a long run: never overwrite another's report.
+        let dir = report_dir();
+        let mut path = dir.join(format!("{}-{}.json", r.binary, r.pid));
+        for n in 2..1000 {
+            if !path.exists() {
+                break;
+            }
+            path = dir.join(format!("{}-{}-{n}.json", r.binary, r.pid));
+        }
         match r.write_json(&path) {
             Ok(()) if detail.is_some() => text.push_str(&format!("\nreport: {}\n", path.display())),
             Ok(()) => {}

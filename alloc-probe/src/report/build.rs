@@ -40,8 +40,9 @@ pub(crate) fn build() -> Report {
     let mut out: Vec<StackReport> = Vec::new();
     let mut by_node: HashMap<u32, usize, Fast> = HashMap::default();
     // By the frame of each test's function (see `Stacks::test_of`).
-    let mut by_test: HashMap<u32, TestReport> = HashMap::new();
-    let mut by_test_site: HashMap<(u32, (String, u32, String)), SiteEvidence> = HashMap::new();
+    // By libtest's name of each test (its function's frame may differ between stacks).
+    let mut by_test: HashMap<String, TestReport> = HashMap::new();
+    let mut by_test_site: HashMap<(String, (String, u32, String)), SiteEvidence> = HashMap::new();
 
     for id in 1..=points::count() {
         let Some(p) = points::get(id) else { continue };
@@ -63,13 +64,14 @@ pub(crate) fn build() -> Report {
                 .add(&c);
         }
         if let Some(t) = test {
-            let test = by_test.entry(t).or_default();
+            let name = test_name(&stacks.frame(t).function);
+            let test = by_test.entry(name.clone()).or_default();
             test.allocs += c.blocks;
             test.bytes += c.bytes;
             test.max_live_bytes += c.max_bytes;
             test.leaked += c.leaked;
             test.leaked_bytes += c.leaked_bytes;
-            let e = by_test_site.entry((t, key.clone())).or_default();
+            let e = by_test_site.entry((name, key.clone())).or_default();
             e.add(site, &st, &c, &stacks, func);
         }
         by_site
@@ -106,7 +108,7 @@ pub(crate) fn build() -> Report {
     };
     let mut sites: Vec<SiteReport> = by_site.into_iter().map(site_report).collect();
     sort_sites(&mut sites);
-    let mut test_sites: HashMap<u32, Vec<SiteReport>> = HashMap::new();
+    let mut test_sites: HashMap<String, Vec<SiteReport>> = HashMap::new();
     for ((t, key), e) in by_test_site {
         test_sites.entry(t).or_default().push(site_report((key, e)));
     }
@@ -117,13 +119,13 @@ pub(crate) fn build() -> Report {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown".into());
     let functions = functions_report(by_fn_site, unit, rate, stack_limit);
-    let crate_name = test_crate(&binary);
+    let test_binary = test_binary(&binary);
     let mut tests: Vec<TestReport> = by_test
         .into_iter()
-        .map(|(t, mut test)| {
-            test.binary.clone_from(&crate_name);
-            test.name = test_name(&stacks.frame(t).function);
-            test.sites = test_sites.remove(&t).unwrap_or_default();
+        .map(|(name, mut test)| {
+            test.binary.clone_from(&test_binary);
+            test.sites = test_sites.remove(&name).unwrap_or_default();
+            test.name = name;
             sort_sites(&mut test.sites);
             test
         })
@@ -235,6 +237,20 @@ fn sort_sites(sites: &mut [SiteReport]) {
             .then(b.bytes.cmp(&a.bytes))
             .then_with(|| (&a.file, a.line).cmp(&(&b.file, b.line)))
     });
+}
+
+/// A test binary's name as nextest gives it (`NEXTEST_BINARY_ID`), and as cargo's runs
+/// make it: the package for its library's unit tests, `package::file` for `tests/file.rs`.
+fn test_binary(binary: &str) -> String {
+    if let Some(id) = std::env::var_os("NEXTEST_BINARY_ID") {
+        return id.to_string_lossy().into_owned();
+    }
+    let krate = test_crate(binary);
+    match std::env::var("CARGO_PKG_NAME") {
+        Ok(package) if package.replace('-', "_") != krate => format!("{package}::{krate}"),
+        Ok(package) => package,
+        Err(_) => krate,
+    }
 }
 
 /// A test binary's crate: cargo names it `<crate>-<16 hex digits>`.

@@ -225,7 +225,8 @@ pub struct FunctionReport {
 /// (`cargo nextest`). Needs stacks: `full` mode, or estimates in `sampled`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
-    /// The test binary's crate: `mycrate` for unit tests, the file's name for `tests/*.rs`.
+    /// The test binary, as nextest names it: the package for its library's unit tests,
+    /// `package::file` for `tests/file.rs`.
     pub binary: String,
     /// The test's name as libtest prints it: its module path in its crate (`tests::parses`).
     pub name: String,
