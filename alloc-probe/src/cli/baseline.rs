@@ -53,6 +53,33 @@ pub struct Check {
     pub notes: Vec<String>,
 }
 
+/// A figure: its name, its baseline and new values, and how to print one.
+type Figure<'a> = (&'a str, f64, f64, fn(f64) -> String);
+
+impl Check {
+    /// A failure when one of `what`'s figures grew past `limit`, else a note when one went
+    /// down.
+    fn judge(&mut self, what: &str, figures: &[Figure], limit: Threshold) {
+        let over: Vec<String> = figures
+            .iter()
+            .filter(|(_, b, n, _)| limit.exceeded(*b, *n))
+            .map(|(name, b, n, show)| {
+                format!("{name} {} → {} ({})", show(*b), show(*n), change(*b, *n))
+            })
+            .collect();
+        if !over.is_empty() {
+            self.failures.push(format!(
+                "{what}: {}, more than the allowed {limit}",
+                over.join(", ")
+            ));
+        } else if figures.iter().any(|(_, b, n, _)| n < b) {
+            self.notes.push(format!(
+                "{what} improved: --bless to make it the new baseline"
+            ));
+        }
+    }
+}
+
 const HEADER: &str = "\
 # alloc-probe baseline: allocations per call of each #[track_allocs] function (callees
 # included) and per test. `cargo alloc-probe test --baseline <this file>` fails when a figure
@@ -160,33 +187,14 @@ impl Baseline {
                     .push(format!("new function {name}: not in the baseline"));
                 continue;
             };
-            let mut over = Vec::new();
-            if limit.exceeded(b.allocs_per_call, n.allocs_per_call) {
-                over.push(format!(
-                    "allocs/call {} → {} ({})",
-                    number(b.allocs_per_call),
-                    number(n.allocs_per_call),
-                    change(b.allocs_per_call, n.allocs_per_call)
-                ));
-            }
-            if limit.exceeded(b.bytes_per_call, n.bytes_per_call) {
-                over.push(format!(
-                    "bytes/call {} → {} ({})",
-                    bytes_f(b.bytes_per_call),
-                    bytes_f(n.bytes_per_call),
-                    change(b.bytes_per_call, n.bytes_per_call)
-                ));
-            }
-            if !over.is_empty() {
-                c.failures.push(format!(
-                    "function {name}: {}, more than the allowed {limit}",
-                    over.join(", ")
-                ));
-            } else if n.allocs_per_call < b.allocs_per_call || n.bytes_per_call < b.bytes_per_call {
-                c.notes.push(format!(
-                    "function {name} improved: --bless to make it the new baseline"
-                ));
-            }
+            c.judge(
+                &format!("function {name}"),
+                &[
+                    ("allocs/call", b.allocs_per_call, n.allocs_per_call, number),
+                    ("bytes/call", b.bytes_per_call, n.bytes_per_call, bytes_f),
+                ],
+                limit,
+            );
         }
         for (binary, tests) in &now.tests {
             for (name, n) in tests {
@@ -195,33 +203,15 @@ impl Baseline {
                         .push(format!("new test {binary} {name}: not in the baseline"));
                     continue;
                 };
-                let mut over = Vec::new();
-                if limit.exceeded(b.allocs as f64, n.allocs as f64) {
-                    over.push(format!(
-                        "allocs {} → {} ({})",
-                        b.allocs,
-                        n.allocs,
-                        change(b.allocs as f64, n.allocs as f64)
-                    ));
-                }
-                if limit.exceeded(b.bytes as f64, n.bytes as f64) {
-                    over.push(format!(
-                        "bytes {} → {} ({})",
-                        b.bytes,
-                        n.bytes,
-                        change(b.bytes as f64, n.bytes as f64)
-                    ));
-                }
-                if !over.is_empty() {
-                    c.failures.push(format!(
-                        "test {binary} {name}: {}, more than the allowed {limit}",
-                        over.join(", ")
-                    ));
-                } else if n.allocs < b.allocs || n.bytes < b.bytes {
-                    c.notes.push(format!(
-                        "test {binary} {name} improved: --bless to make it the new baseline"
-                    ));
-                }
+                let whole = |v: f64| format!("{v}");
+                c.judge(
+                    &format!("test {binary} {name}"),
+                    &[
+                        ("allocs", b.allocs as f64, n.allocs as f64, whole),
+                        ("bytes", b.bytes as f64, n.bytes as f64, whole),
+                    ],
+                    limit,
+                );
             }
         }
         c

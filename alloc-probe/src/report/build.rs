@@ -326,6 +326,21 @@ struct Stacks {
     tests: HashMap<u32, InTest, Fast>,
 }
 
+/// The call-tree nodes from `id` up to the first that `seen` has, innermost first, and what
+/// it has for that one (none when the root was reached).
+fn unseen<T: Copy>(seen: &HashMap<u32, T, Fast>, id: u32) -> (Vec<u32>, Option<T>) {
+    let mut chain = Vec::new();
+    let mut cur = id;
+    while cur != 0 {
+        if let Some(&v) = seen.get(&cur) {
+            return (chain, Some(v));
+        }
+        chain.push(cur);
+        cur = tree::node(cur).parent;
+    }
+    (chain, None)
+}
+
 /// Where a stack stands with libtest's tests, read from its root: outside the harness, in the
 /// harness (its frame was seen), or in a test (the frame of its function).
 #[derive(Clone, Copy, PartialEq)]
@@ -394,17 +409,8 @@ impl Stacks {
     /// The report node of call-tree node `id`'s whole path (0 for none).
     fn path(&mut self, id: u32) -> u32 {
         // The nodes up to the first one already placed, then placed from the root down.
-        let mut chain = Vec::new();
-        let mut cur = id;
-        let mut node = 0;
-        while cur != 0 {
-            if let Some(&n) = self.by_node.get(&cur) {
-                node = n;
-                break;
-            }
-            chain.push(cur);
-            cur = tree::node(cur).parent;
-        }
+        let (chain, placed) = unseen(&self.by_node, id);
+        let mut node = placed.unwrap_or(0);
         for &t in chain.iter().rev() {
             let location = self.at(tree::node(t).ip).1;
             node = self.tables.node(node, location);
@@ -485,17 +491,8 @@ impl Stacks {
     /// the first frame of the program's own inside libtest's, with a source file (the
     /// closure `#[test]` wraps the function in, or the function).
     fn test_of(&mut self, leaf: u32) -> Option<u32> {
-        let mut chain = Vec::new();
-        let mut cur = leaf;
-        let mut state = InTest::Outside;
-        while cur != 0 {
-            if let Some(&s) = self.tests.get(&cur) {
-                state = s;
-                break;
-            }
-            chain.push(cur);
-            cur = tree::node(cur).parent;
-        }
+        let (chain, known) = unseen(&self.tests, leaf);
+        let mut state = known.unwrap_or(InTest::Outside);
         for &t in chain.iter().rev() {
             if !matches!(state, InTest::Test(_)) {
                 let frames = self.at(tree::node(t).ip).0.clone();
