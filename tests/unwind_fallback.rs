@@ -169,3 +169,34 @@ fn stacks_go_on_past_a_function_without_frame_pointers() {
         "{s:#?}"
     );
 }
+
+extern "C" fn allocate_small(arg: *mut c_void) {
+    // SAFETY: the test passes a `&mut Vec<Box<u64>>`.
+    let out = unsafe { &mut *(arg as *mut Vec<Box<u64>>) };
+    for i in 0..N {
+        out.push(black_box(Box::new(i as u64)));
+    }
+}
+
+#[test]
+fn a_thread_with_a_small_stack_survives_the_unwinder() {
+    // regex-syntax's tests drop deep trees on 16 KiB threads: the unwinder's state must not
+    // overflow such a stack (it did, killing the process), and every block still counts.
+    let (kept, allocs) = std::thread::Builder::new()
+        .stack_size(16 << 10)
+        .spawn(|| {
+            black_box(Box::new(1u64));
+            let (kept, s) = alloc_probe::measure(|| {
+                let mut out: Vec<Box<u64>> = Vec::with_capacity(N);
+                // SAFETY: as in `through_c`.
+                unsafe { no_fp_trampoline(allocate_small, &mut out as *mut _ as *mut c_void) };
+                out
+            });
+            (kept.len(), s.allocs)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // The vector, then a box per round.
+    assert_eq!((kept, allocs), (N, 1 + N as u64));
+}

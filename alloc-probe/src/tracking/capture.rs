@@ -125,6 +125,9 @@ pub(crate) fn capture(
     out.hash = h.finish(n, out.truncated);
 }
 
+/// The stack the unwinder may use: it is not called with less left below the stack pointer.
+const UNWIND_HEADROOM: usize = 32 << 10;
+
 /// Whether a build without frame pointers said so on stderr.
 static HINTED: AtomicBool = AtomicBool::new(false);
 
@@ -279,6 +282,12 @@ fn unwound_from(
     out: &mut Captured,
     rules: &mut Rules,
 ) -> bool {
+    // The unwinder keeps several KiB of state on the stack: on a thread about to run out
+    // (a 16 KiB thread dropping a deep tree, as regex-syntax's tests do), the walk's stack
+    // stands, or none, rather than the program overflowing its stack.
+    if stack_pointer().saturating_sub(lo) < UNWIND_HEADROOM {
+        return false;
+    }
     out.len = 0;
     out.complete = false;
     // Two passes (this is the rare, slow path): the first finds out whether `start` is a
