@@ -14,7 +14,7 @@ macro_rules! profile_stages {
     ($name:literal, $orders:ident) => {{
         // This program prints and writes its own report.
         alloc_probe::set_exit_report(false);
-        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/orders.csv");
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/orders.csv");
         let text = std::fs::read_to_string(data).unwrap_or_else(|e| {
             eprintln!("{}: cannot read {data}: {e}", $name);
             std::process::exit(2);
@@ -104,10 +104,11 @@ pub fn write_files(r: &Report, dir: &Path) {
     );
 }
 
-/// `target/alloc-probe/<name>/` (or `$ALLOC_PROBE_DIR/<name>/`).
+/// `target/alloc-probe/<name>/` in the workspace (or `$ALLOC_PROBE_DIR/<name>/`).
 pub fn out_dir(name: &str) -> std::path::PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let base = std::env::var_os("ALLOC_PROBE_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/alloc-probe"));
+        .unwrap_or_else(|| workspace.join("target/alloc-probe"));
     base.join(name)
 }
