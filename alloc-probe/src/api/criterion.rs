@@ -28,6 +28,7 @@ use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::Throughput;
 
 use super::measure::ensure_installed;
+use crate::counters::Counts;
 use crate::thread;
 
 /// Allocation events (allocs plus reallocs) per iteration: Go's `allocs/op`.
@@ -38,106 +39,86 @@ pub struct Allocations;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AllocatedBytes;
 
-/// This thread's cumulative (events, bytes allocated).
-fn counts() -> (u64, u64) {
+/// This thread's cumulative counts.
+fn counts() -> Counts {
     ensure_installed();
     let slot = thread::slot().expect(
         "alloc-probe: criterion measured in a thread-local destructor after this thread's \
          counters were released",
     );
-    let c = slot.tally().counts();
-    (c.allocs + c.reallocs, c.bytes_allocated)
+    slot.tally().counts()
 }
 
-impl Measurement for Allocations {
-    type Intermediate = u64;
-    type Value = u64;
+/// A measurement of one of this thread's cumulative figures, shown in `unit`.
+macro_rules! measurement {
+    ($name:ident, $figure:expr, $unit:expr) => {
+        impl Measurement for $name {
+            type Intermediate = u64;
+            type Value = u64;
 
-    fn start(&self) -> u64 {
-        counts().0
-    }
+            fn start(&self) -> u64 {
+                $figure(counts())
+            }
 
-    fn end(&self, start: u64) -> u64 {
-        counts().0 - start
-    }
+            fn end(&self, start: u64) -> u64 {
+                $figure(counts()) - start
+            }
 
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
+            fn add(&self, a: &u64, b: &u64) -> u64 {
+                a + b
+            }
 
-    fn zero(&self) -> u64 {
-        0
-    }
+            fn zero(&self) -> u64 {
+                0
+            }
 
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
+            fn to_f64(&self, value: &u64) -> f64 {
+                *value as f64
+            }
 
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &Unit("allocs")
-    }
+            fn formatter(&self) -> &dyn ValueFormatter {
+                &$unit
+            }
+        }
+    };
 }
 
-impl Measurement for AllocatedBytes {
-    type Intermediate = u64;
-    type Value = u64;
+measurement!(Allocations, |c: Counts| c.allocs + c.reallocs, ALLOCS);
+measurement!(AllocatedBytes, |c: Counts| c.bytes_allocated, BYTES);
 
-    fn start(&self) -> u64 {
-        counts().1
-    }
+/// Counts are shown as they are, without scaling (`14.2 allocs`, `598 B`), and per unit of
+/// throughput: per input byte, input bit or element.
+struct Unit([&'static str; 4]);
 
-    fn end(&self, start: u64) -> u64 {
-        counts().1 - start
-    }
-
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-
-    fn zero(&self) -> u64 {
-        0
-    }
-
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-
-    fn formatter(&self) -> &dyn ValueFormatter {
-        &Unit("B")
-    }
-}
-
-/// Counts are shown as they are, without scaling: `14.2 allocs`, `598 B`.
-struct Unit(&'static str);
+const ALLOCS: Unit = Unit([
+    "allocs",
+    "allocs/input byte",
+    "allocs/input bit",
+    "allocs/element",
+]);
+const BYTES: Unit = Unit(["B", "B/input byte", "B/input bit", "B/element"]);
 
 impl ValueFormatter for Unit {
     fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
-        self.0
+        self.0[0]
     }
 
     fn scale_throughputs(&self, _typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
-        let (n, per) = match *t {
-            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => (n, "input byte"),
-            Throughput::Bits(n) => (n, "input bit"),
+        let (n, unit) = match *t {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => (n, self.0[1]),
+            Throughput::Bits(n) => (n, self.0[2]),
             Throughput::Elements(n) | Throughput::ElementsAndBytes { elements: n, .. } => {
-                (n, "element")
+                (n, self.0[3])
             }
         };
         for v in values {
             *v /= n.max(1) as f64;
         }
-        match (self.0, per) {
-            ("allocs", "input byte") => "allocs/input byte",
-            ("allocs", "input bit") => "allocs/input bit",
-            ("allocs", _) => "allocs/element",
-            (_, "input byte") => "B/input byte",
-            (_, "input bit") => "B/input bit",
-            _ => "B/element",
-        }
+        unit
     }
 
     fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        self.0
+        self.0[0]
     }
 }
 
@@ -148,10 +129,10 @@ mod tests {
     #[test]
     fn throughput_divides_per_element() {
         let mut v = [10.0, 20.0];
-        let unit = Unit("allocs").scale_throughputs(10.0, &Throughput::Elements(10), &mut v);
+        let unit = ALLOCS.scale_throughputs(10.0, &Throughput::Elements(10), &mut v);
         assert_eq!((unit, v), ("allocs/element", [1.0, 2.0]));
         let mut v = [64.0];
-        let unit = Unit("B").scale_throughputs(64.0, &Throughput::Bytes(32), &mut v);
+        let unit = BYTES.scale_throughputs(64.0, &Throughput::Bytes(32), &mut v);
         assert_eq!((unit, v), ("B/input byte", [2.0]));
     }
 }

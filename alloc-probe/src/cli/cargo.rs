@@ -223,14 +223,13 @@ fn command(o: &Options, build: &Path, processes: &Path) -> Command {
     }
     let config = config.iter().flat_map(|c| ["--config", c.as_str()]);
     match o.command {
-        // nextest takes cargo's `--config` after its own command.
+        // nextest takes cargo's `--config` after its own command (`run`, given or not).
         "nextest" => {
-            cmd.arg("nextest");
-            if o.cargo_args.first().is_some_and(|a| a == "run") {
-                cmd.arg("run").args(config).args(&o.cargo_args[1..]);
-            } else {
-                cmd.arg("run").args(config).args(&o.cargo_args);
-            }
+            let args = match o.cargo_args.split_first() {
+                Some((run, rest)) if run == "run" => rest,
+                _ => &o.cargo_args,
+            };
+            cmd.args(["nextest", "run"]).args(config).args(args);
         }
         c => {
             cmd.args(config).arg(c).args(&o.cargo_args);

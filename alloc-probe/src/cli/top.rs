@@ -160,11 +160,11 @@ pub fn run(opts: &Options, r: &Report) -> Result<String, String> {
         opts.rows
     };
     let mut out = String::new();
-    let narrowed;
-    let r = match &opts.test {
+    // Tracked functions are counted over the whole run, not per test.
+    let (all_sites, functions): (&[SiteReport], &[FunctionReport]) = match &opts.test {
         None => {
             header(r, &mut out);
-            r
+            (&r.sites, &r.functions)
         }
         Some(name) => {
             let t = find_test(r, name)?;
@@ -178,18 +178,12 @@ pub fn run(opts: &Options, r: &Report) -> Result<String, String> {
                 Bytes(t.leaked_bytes),
                 thousands(t.leaked),
             ));
-            // Tracked functions are counted over the whole run, not per test.
-            narrowed = Report {
-                sites: t.sites.clone(),
-                functions: Vec::new(),
-                ..r.clone()
-            };
-            &narrowed
+            (&t.sites, &[])
         }
     };
 
     // The runtime's sites (the test harness, std's set-up) stay in the totals only.
-    let own: Vec<SiteReport> = r.sites.iter().filter(|s| !s.runtime).cloned().collect();
+    let own: Vec<SiteReport> = all_sites.iter().filter(|s| !s.runtime).cloned().collect();
     let sites = rank(
         &own,
         opts.by,
@@ -207,7 +201,7 @@ pub fn run(opts: &Options, r: &Report) -> Result<String, String> {
     out.push('\n');
     out.push_str(&title("Sites", by_what, shown, sites.len()));
     if sites.is_empty() {
-        out.push_str(if r.sites.is_empty() {
+        out.push_str(if all_sites.is_empty() {
             "  (no sites: the report was made in counts mode, or nothing allocated)\n"
         } else {
             "  (none)\n"
@@ -236,11 +230,11 @@ pub fn run(opts: &Options, r: &Report) -> Result<String, String> {
         t.render(&mut out);
     }
 
-    if r.functions.is_empty() {
+    if functions.is_empty() {
         return Ok(out);
     }
     let functions = rank(
-        &r.functions,
+        functions,
         opts.by,
         function_key,
         |f| f.inclusive_allocs,

@@ -25,5 +25,7 @@ pub(crate) use counter::{Access, Counter};
 pub(crate) use event::{Alloc, Dealloc, Event, Realloc};
 pub(crate) use solo::{over_limit, Section};
 pub use stats::Stats;
+#[cfg(feature = "criterion")]
+pub(crate) use tally::Counts;
 pub(crate) use tally::{publish, Quick, Tally, SHARED, SOLO};
 pub(crate) use totals::totals;
