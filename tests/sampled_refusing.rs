@@ -59,3 +59,32 @@ fn a_refused_realloc_keeps_the_sampled_block_tracked() {
     });
     assert_eq!((s.allocs, s.failed), (0, 1), "{s:?}");
 }
+
+#[test]
+fn each_refused_request_asks_the_inner_allocator_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Every block is sampled, so every request goes the padded way first.
+    let before = refusing::REFUSED.load(Relaxed);
+    let ((), s) = alloc_probe::measure(|| {
+        for size in [3usize << 30, (1 << 30) + 1, (1 << 30) - 4] {
+            for zeroed in [false, true] {
+                let l = Layout::from_size_align(size, 8).unwrap();
+                // SAFETY: a valid non-zero layout; a block we get is freed with it.
+                unsafe {
+                    let p = if zeroed {
+                        std::alloc::alloc_zeroed(l)
+                    } else {
+                        std::alloc::alloc(l)
+                    };
+                    if !p.is_null() {
+                        std::alloc::dealloc(p, l);
+                    }
+                }
+            }
+        }
+    });
+    let refused = refusing::REFUSED.load(Relaxed) - before;
+    // The last size fits the inner allocator's limit only without the sampled block's tag:
+    // the program's request is refused as the tagged one was.
+    assert_eq!((s.failed, refused, s.allocs), (6, 6, 0), "{s:?}");
+}

@@ -1,14 +1,19 @@
 //! An inner allocator that refuses, for tests of the failure paths.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// System, except that it refuses any request over 1 GiB.
 pub struct Refusing;
+
+/// Requests refused so far: each failed request of the program should be one of them.
+pub static REFUSED: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: forwards to System or returns null, which GlobalAlloc allows.
 unsafe impl GlobalAlloc for Refusing {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         if l.size() > 1 << 30 {
+            REFUSED.fetch_add(1, Relaxed);
             return std::ptr::null_mut();
         }
         // SAFETY: caller's contract passed on.
@@ -20,6 +25,7 @@ unsafe impl GlobalAlloc for Refusing {
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         if n > 1 << 30 {
+            REFUSED.fetch_add(1, Relaxed);
             return std::ptr::null_mut();
         }
         // SAFETY: caller's contract passed on.

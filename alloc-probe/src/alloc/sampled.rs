@@ -200,7 +200,8 @@ unsafe fn alloc_recorded<A: GlobalAlloc>(
 ) -> *mut u8 {
     let size = layout.size();
     // A tagged block must be found at its free, so its record's room comes first. Without
-    // room, or if the larger block is refused, the block is not sampled after all.
+    // room the block is not sampled after all. A refused larger block is the program's
+    // refusal: the inner allocator sees one request per request the program made.
     let pad = padded(layout).filter(|_| side::reserve());
     let Some(pad) = pad else {
         // SAFETY: the caller's layout, unchanged.
@@ -214,8 +215,7 @@ unsafe fn alloc_recorded<A: GlobalAlloc>(
     let q = unsafe { inner_alloc(inner, pad, zeroed) };
     if q.is_null() {
         side::unreserve();
-        // SAFETY: the caller's layout, unchanged.
-        return rest(unsafe { inner_alloc(inner, layout, zeroed) }, Alloc(size));
+        return rest(q, Alloc(size));
     }
     // SAFETY: `q` has `TAG` bytes more than `size`; the block after them is aligned to 8.
     birth(slot, unsafe { q.add(TAG) }, size, w, true)

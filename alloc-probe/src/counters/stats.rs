@@ -7,7 +7,7 @@ use std::ops::Sub;
 /// Conventions (DHAT's): `alloc` and `alloc_zeroed` count in `allocs`; a `realloc` counts once
 /// in `reallocs`, adds its new size to `bytes_allocated` and its old size to
 /// `bytes_deallocated`, so `live_bytes == bytes_allocated - bytes_deallocated` always holds; a
-/// call the inner allocator refused (returned null) counts only in `failed`.
+/// request that returned null counts only in `failed`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// Blocks allocated (`alloc` and `alloc_zeroed`).
@@ -27,7 +27,11 @@ pub struct Stats {
     /// The largest `live_bytes` ever reached. For [`measure`](crate::measure), the largest
     /// growth of this thread's live bytes during the closure.
     pub peak_live_bytes: u64,
-    /// Calls the inner allocator refused (it returned null).
+    /// Requests that failed: the program got null and nothing else counted. Nearly always the
+    /// inner allocator refused. alloc-probe refuses on its own only what it cannot track: a
+    /// size within a header of `isize::MAX`, or the realloc of a block whose record finds no
+    /// room in the side table; the inner allocator is not asked then. Each request the
+    /// program makes is at most one request to the inner allocator.
     pub failed: u64,
 }
 
