@@ -61,3 +61,65 @@ fn fork_child_keeps_counting() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     busy.join().unwrap();
 }
+
+/// Waits for child `pid` for at most `secs` seconds; kills it and returns `None` past that.
+#[cfg(unix)]
+fn wait_for(pid: libc::pid_t, secs: u64) -> Option<libc::c_int> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let mut status = 0;
+        // SAFETY: polls our own child.
+        match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
+            0 if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            0 => {
+                // SAFETY: our own child, hung; reaped right after.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                return None;
+            }
+            _ => return Some(status),
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_child_forked_while_the_parent_symbolises_builds_its_report() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    // Another thread builds reports all the time, so it is inside symbol resolution (and
+    // printing) at most moments a fork happens.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                let r = alloc_probe::report();
+                eprint!("{}", r.sites.len() % 1);
+            }
+        })
+    };
+    let mut hung = 0;
+    for _ in 0..40 {
+        // SAFETY: the child builds a report and calls _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let r = alloc_probe::report();
+            eprint!("{}", r.sites.len() % 1);
+            let ok = !r.sites.is_empty();
+            // SAFETY: ends the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        match wait_for(pid, 20) {
+            Some(status) => assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0),
+            None => hung += 1,
+        }
+    }
+    stop.store(true, Relaxed);
+    busy.join().unwrap();
+    assert_eq!(hung, 0, "children hung building their report");
+}

@@ -1,12 +1,11 @@
 //! The report at exit: a table on stderr and a JSON file, after the program's last line
 //! (also after `std::process::exit` and at the end of `cargo test`).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::report::{self, Detail};
-use crate::sys::{guard, hooks};
+use crate::sys::{env, guard, hooks};
 
 static EXIT_REPORT: AtomicBool = AtomicBool::new(true);
 
@@ -93,6 +92,6 @@ extern "C" fn at_exit() {
                 path.display()
             )),
         }
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        env::write_stderr(text.as_bytes());
     });
 }

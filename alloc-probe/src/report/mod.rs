@@ -16,7 +16,7 @@ mod merge;
 mod model;
 pub(crate) mod names;
 mod pprof;
-mod symbols;
+pub(crate) mod symbols;
 mod text;
 pub(crate) mod units;
 

@@ -6,7 +6,36 @@
 use std::collections::HashMap;
 
 use super::names::plain_fn;
+use crate::sys::spin::SpinLock;
 use crate::sys::unwind;
+
+/// Held around each call into `backtrace`, whose own lock a child of `fork` would inherit
+/// held, forever, if another thread was resolving then: `fork` takes this one first (see
+/// `process::fork`), so no thread is inside `backtrace` when it runs.
+static RESOLVING: SpinLock = SpinLock::new();
+
+/// Takes [`RESOLVING`] before `fork`.
+pub(crate) fn lock_for_fork() {
+    RESOLVING.lock();
+}
+
+/// Releases it after `fork`, in the parent and in the child.
+pub(crate) fn unlock_after_fork() {
+    RESOLVING.unlock();
+}
+
+/// `backtrace::resolve`, under [`RESOLVING`] (released even if it panics).
+fn resolve_at(addr: *mut std::ffi::c_void, f: impl FnMut(&backtrace::Symbol)) {
+    struct Held;
+    impl Drop for Held {
+        fn drop(&mut self) {
+            RESOLVING.unlock();
+        }
+    }
+    RESOLVING.lock();
+    let _held = Held;
+    backtrace::resolve(addr, f);
+}
 
 /// One logical frame: a function, and where in it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -98,7 +127,7 @@ fn resolve(ip: usize) -> Vec<Frame> {
     let mut out = Vec::new();
     // A return address points after the call; the call itself is one byte earlier.
     let addr = ip.saturating_sub(1) as *mut std::ffi::c_void;
-    backtrace::resolve(addr, |sym| {
+    resolve_at(addr, |sym| {
         let function = sym
             .name()
             .map(|n| plain_fn(&format!("{n:#}")))
@@ -139,7 +168,7 @@ fn with_function_line(frames: &mut [Frame], entry: Option<*mut std::ffi::c_void>
     // The last frame at the entry is the function itself (any before it are inlined there).
     // `resolve` takes an address for a return address and looks one byte before it.
     let first = entry.cast::<u8>().wrapping_add(1).cast();
-    backtrace::resolve(first, |sym| {
+    resolve_at(first, |sym| {
         line = sym.lineno().unwrap_or(0);
         file = sym.filename().map(slashed);
     });

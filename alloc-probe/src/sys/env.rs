@@ -21,7 +21,21 @@ pub(crate) fn var(name: &CStr) -> Option<&'static [u8]> {
 /// Writes one line, in parts, to stderr.
 pub(crate) fn warn(parts: &[&[u8]]) {
     for p in parts {
-        // SAFETY: writes at most `p.len()` bytes from a valid slice to fd 2.
-        unsafe { libc::write(2, p.as_ptr().cast(), p.len() as _) };
+        write_stderr(p);
+    }
+}
+
+/// Writes all of `text` to stderr, without std's lock on it, which a child of `fork` inherits
+/// held if another thread was printing then. Gives up on an error other than an interrupt.
+pub(crate) fn write_stderr(mut text: &[u8]) {
+    while !text.is_empty() {
+        // SAFETY: writes at most `text.len()` bytes from a valid slice to fd 2.
+        let n = unsafe { libc::write(2, text.as_ptr().cast(), text.len().min(1 << 20) as _) };
+        if n > 0 {
+            text = &text[n as usize..];
+        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
+            return;
+        }
     }
 }
