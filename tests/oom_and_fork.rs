@@ -90,15 +90,14 @@ fn wait_for(pid: libc::pid_t, secs: u64) -> Option<libc::c_int> {
 #[test]
 fn a_child_forked_while_the_parent_symbolises_builds_its_report() {
     use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-    // Another thread builds reports all the time, so it is inside symbol resolution (and
-    // printing) at most moments a fork happens.
+    // Another thread builds reports all the time, so it is inside symbol resolution at most
+    // moments a fork happens.
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let busy = {
         let stop = stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Relaxed) {
-                let r = alloc_probe::report();
-                eprint!("{}", r.sites.len() % 1);
+                black_box(alloc_probe::report());
             }
         })
     };
@@ -108,9 +107,7 @@ fn a_child_forked_while_the_parent_symbolises_builds_its_report() {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let r = alloc_probe::report();
-            eprint!("{}", r.sites.len() % 1);
-            let ok = !r.sites.is_empty();
+            let ok = !alloc_probe::report().sites.is_empty();
             // SAFETY: ends the child without running the parent's atexit handlers.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
