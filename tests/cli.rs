@@ -379,6 +379,29 @@ fn fails_in_one_line(args: &[&str], names: &str) -> String {
     err
 }
 
+/// Every subcommand that reads `file` (with `extra` arguments) fails in one line saying
+/// `problem`, and writes nothing.
+fn refused_by_every_subcommand(file: &str, extra: &[&str], problem: &str) {
+    let out = scratch("never-written.json");
+    let out = out.to_str().unwrap();
+    for args in [
+        &["top", file][..],
+        &["explain", file],
+        &["diff", file, BASE],
+        &["diff", BASE, file],
+        &["merge", BASE, file, "-o", out],
+        &["flamegraph", file, "-o", out],
+    ] {
+        let args = [args, extra].concat();
+        let err = fails_in_one_line(&args, file);
+        assert!(err.contains(problem), "{args:?}: {err}");
+    }
+    assert!(
+        !Path::new(out).exists(),
+        "nothing written after a bad input"
+    );
+}
+
 #[test]
 fn unreadable_reports_fail_in_one_line_naming_the_file() {
     for (file, problem) in [
@@ -392,24 +415,136 @@ fn unreadable_reports_fail_in_one_line_naming_the_file() {
         ),
         ("tests/data/corpus/newer-version.json", "newer"),
     ] {
-        let out = scratch("never-written.json");
-        let out = out.to_str().unwrap();
-        for args in [
-            &["top", file][..],
-            &["explain", file],
-            &["diff", file, BASE],
-            &["diff", BASE, file],
-            &["merge", BASE, file, "-o", out],
-            &["flamegraph", file, "-o", out],
-        ] {
-            let err = fails_in_one_line(args, file);
-            assert!(err.contains(problem), "{args:?}: {err}");
-        }
-        assert!(
-            !Path::new(out).exists(),
-            "nothing written after a bad input"
-        );
+        refused_by_every_subcommand(file, &[], problem);
     }
+}
+
+#[test]
+fn reports_whose_references_do_not_hold_fail_in_one_line() {
+    for (file, problem) in [
+        (
+            "site-past-end.json",
+            "stacks[0].site is 9 but the stack has 4 frames",
+        ),
+        (
+            "empty-frames.json",
+            "stacks[0].site is 1 but the stack has no frames",
+        ),
+        (
+            "empty-location.json",
+            "locations[2] is empty: a machine frame has at least one frame",
+        ),
+        (
+            "frame-past-end.json",
+            "locations[5][0] is 99 but there are 8 frames",
+        ),
+        (
+            "call-tree-loop.json",
+            "nodes[0] is its own caller through its parents: the call tree has a loop",
+        ),
+        (
+            "unknown-mode.json",
+            "mode \"fast\" is not full, sampled or counts",
+        ),
+    ] {
+        let file = format!("tests/data/corpus/{file}");
+        refused_by_every_subcommand(&file, &[], &format!("alloc-probe: {file}: {problem}\n"));
+    }
+    // The same tables, whole: read.
+    ok(&["top", "tests/data/corpus/valid-v2.json"]);
+}
+
+#[test]
+fn reports_past_the_size_limit_fail_in_one_line() {
+    // 50 KiB: refused by its size, unread, before or after the subcommand.
+    let limit = "alloc-probe: tests/data/cli/base.json: larger than the 40 KiB limit; raise it with --max-input-size\n";
+    refused_by_every_subcommand(BASE, &["--max-input-size", "40K"], limit);
+    let err = fails_in_one_line(&["--max-input-size=40KiB", "top", BASE], BASE);
+    assert_eq!(err, limit);
+    ok(&["top", BASE, "--max-input-size", "64K"]);
+    let err = fails_in_one_line(&["top", BASE, "--max-input-size", "40000"], BASE);
+    assert!(err.contains("larger than the 40000 B limit"), "{err}");
+}
+
+/// A device and a pipe, which never end: read up to the limit, then refused.
+#[cfg(unix)]
+#[test]
+fn endless_inputs_stop_at_the_limit() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    alloc_probe::set_exit_report(false);
+    // Under a 1 GiB address space: a reader without a bound fails on its own, not the machine.
+    let bounded = |args: &[&str]| {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+            .arg(built::binary())
+            .args(args);
+        c
+    };
+    let start = Instant::now();
+    let o = bounded(&["top", "/dev/zero", "--max-input-size", "1M"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "alloc-probe: /dev/zero: larger than the 1 MiB limit; raise it with --max-input-size\n"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let mut child = bounded(&["top", "/dev/stdin", "--max-input-size", "64K"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Writes until the reader has gone (a broken pipe).
+    let writer = std::thread::spawn(move || {
+        let chunk = [b' '; 4096];
+        let mut written = 0usize;
+        while stdin.write_all(&chunk).is_ok() && written < 1 << 30 {
+            written += chunk.len();
+        }
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "alloc-probe: /dev/stdin: larger than the 64 KiB limit; raise it with --max-input-size\n"
+    );
+}
+
+#[test]
+fn counts_that_overflow_when_merged_fail_in_one_line() {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data("corpus/valid-counts.json")).unwrap()).unwrap();
+    v["stats"]["allocs"] = (u64::MAX - 1).into();
+    let (a, b) = (scratch("overflow-a.json"), scratch("overflow-b.json"));
+    for f in [&a, &b] {
+        std::fs::write(f, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let out = scratch("overflow-merged.json");
+    let _ = std::fs::remove_file(&out);
+    // Each alone is a report.
+    ok(&["top", a]);
+    ok(&["merge", a, "-o", out.to_str().unwrap()]);
+    std::fs::remove_file(&out).unwrap();
+    let err = fails_in_one_line(&["merge", a, b, "-o", out.to_str().unwrap()], b);
+    assert_eq!(
+        err,
+        format!("alloc-probe: merging {b}: stats.allocs overflows\n")
+    );
+    assert!(!out.exists(), "nothing written after an overflow");
 }
 
 #[test]
@@ -448,6 +583,16 @@ fn usage_errors_exit_2() {
         );
     }
     assert!(ok(&["--help"]).contains("explain"));
+    assert!(ok(&["top", "--help"]).contains("--max-input-size <SIZE>"));
+    for size in ["0", "1.5G", "1MB", "lots"] {
+        let o = run(&["top", BASE, "--max-input-size", size]);
+        assert_eq!(o.status.code(), Some(2), "{size}");
+        assert!(
+            stderr(&o).starts_with("error: invalid value"),
+            "{size}: {}",
+            stderr(&o)
+        );
+    }
     fails_in_one_line(
         &["explain", BASE, "--function", "nope"],
         "no tracked function \"nope\"; tracked: parse_line, render, load_config",

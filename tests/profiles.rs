@@ -637,7 +637,7 @@ fn merging_a_report_with_itself_doubles_it() {
     let json = scratch("merge/report.json");
     r.write_json(&json).unwrap();
     let back = Report::read_json(&json).unwrap();
-    let m = Report::merge(&[r.clone(), back]);
+    let m = Report::merge(&[r.clone(), back]).unwrap();
     assert_eq!((m.pid, m.binary.as_str()), (0, r.binary.as_str()));
     assert_eq!(m.stats.allocs, 2 * r.stats.allocs);
     assert_eq!(m.stats.bytes_allocated, 2 * r.stats.bytes_allocated);

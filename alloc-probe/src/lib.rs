@@ -77,8 +77,9 @@ pub use api::testing;
 pub use counters::Stats;
 pub use process::set_exit_report;
 pub use report::{
-    FlameCost, FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport,
-    TestReport, TrackingCost, SCHEMA as REPORT_SCHEMA, SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
+    FlameCost, FrameReport, FunctionReport, FunctionSite, MergeOverflow, Report, SiteReport,
+    StackReport, TestReport, TrackingCost, SCHEMA as REPORT_SCHEMA,
+    SCHEMA_VERSION as REPORT_SCHEMA_VERSION,
 };
 #[cfg(alloc_probe_jemalloc)]
 pub use sys::jemalloc::{jemalloc_stats, Jemalloc, JemallocStats};

@@ -15,7 +15,8 @@ use std::process::{Command, ExitCode};
 
 use super::baseline::Baseline;
 use super::diff::Threshold;
-use crate::report::{self, Detail, FlameCost, Report};
+use super::input::{self, Size};
+use crate::report::{self, Detail, FlameCost, Report, MAX_INPUT};
 
 const USAGE: &str = "\
 Runs a cargo command with alloc-probe's build settings, then merges the heap reports of every
@@ -35,6 +36,7 @@ Options (before `--`; everything else goes to cargo unchanged):
   --max-increase LIMIT   allowed growth: relative (5%) or absolute (0); default 0%
   --bless                write the run's figures to the --baseline FILE instead
   --mode MODE            full (default), sampled or counts (ALLOC_PROBE_MODE)
+  --max-input-size SIZE  the largest process report read (512M, 2GiB); default 512 MiB
   -h, --help             this text
 
 Files: <target>/alloc-probe/report.json (alloc-probe top, explain, diff), heap.pb.gz
@@ -48,6 +50,7 @@ struct Options {
     max_increase: Threshold,
     bless: bool,
     mode: Option<String>,
+    max_input_size: Size,
     cargo_args: Vec<OsString>,
 }
 
@@ -109,6 +112,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, String> {
         max_increase: Threshold::Relative(0.0),
         bless: false,
         mode: None,
+        max_input_size: Size(MAX_INPUT),
         cargo_args: Vec::new(),
     };
     let mut rest = it.peekable();
@@ -147,6 +151,11 @@ fn parse(args: Vec<OsString>) -> Result<Option<Options>, String> {
                     return Err(format!("--mode {m:?}: expected full, sampled or counts"));
                 }
                 o.mode = Some(m);
+            }
+            "--max-input-size" => {
+                o.max_input_size = value("--max-input-size")?
+                    .parse()
+                    .map_err(|e| format!("--max-input-size: {e}"))?
             }
             "-h" | "--help" => return Ok(None),
             _ => o.cargo_args.push(a),
@@ -260,7 +269,7 @@ fn run(o: &Options) -> Result<i32, String> {
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let code = exit_code(status);
 
-    let reports = read_all(&processes);
+    let (files, reports) = read_all(&processes, o.max_input_size);
     if reports.is_empty() {
         if code == 0 {
             eprintln!(
@@ -273,7 +282,15 @@ fn run(o: &Options) -> Result<i32, String> {
         }
         return Ok(code);
     }
-    let mut merged = Report::merge(&reports);
+    let mut merged = match Report::merge(&reports) {
+        Ok(m) => m,
+        // The command's failure is the news: its code, and the line saying why no report.
+        Err(e) if code != 0 => {
+            eprintln!("cargo-alloc-probe: {}", super::merge::overflow(&files, &e));
+            return Ok(code);
+        }
+        Err(e) => return Err(super::merge::overflow(&files, &e)),
+    };
     merged.binary = format!(
         "cargo {} ({} process{})",
         o.command,
@@ -381,10 +398,11 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
     status.code().unwrap_or(1)
 }
 
-/// Every report in `dir`; one that cannot be read is skipped with a line saying why.
-fn read_all(dir: &Path) -> Vec<Report> {
+/// Every report in `dir` of at most `limit` bytes, with its file; one that cannot be read is
+/// skipped with a line saying why.
+fn read_all(dir: &Path, limit: Size) -> (Vec<PathBuf>, Vec<Report>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -392,15 +410,15 @@ fn read_all(dir: &Path) -> Vec<Report> {
         .collect();
     paths.sort();
     paths
-        .iter()
-        .filter_map(|p| match Report::read_json(p) {
-            Ok(r) => Some(r),
+        .into_iter()
+        .filter_map(|p| match input::read(&p, limit) {
+            Ok(r) => Some((p, r)),
             Err(e) => {
                 eprintln!("cargo-alloc-probe: skipped {e}");
                 None
             }
         })
-        .collect()
+        .unzip()
 }
 
 /// Writes the merged report in every format; returns the lines saying where.
@@ -462,6 +480,7 @@ mod tests {
             "app",
             "--max-increase",
             "5%",
+            "--max-input-size=1G",
             "--",
             "--bless",
         ]))
@@ -470,6 +489,7 @@ mod tests {
         assert_eq!(o.command, "test");
         assert_eq!(o.baseline, Some(PathBuf::from("allocs.toml")));
         assert_eq!(o.max_increase, Threshold::Relative(0.05));
+        assert_eq!(o.max_input_size, Size(1 << 30));
         assert!(!o.bless, "after -- it is the test binary's");
         assert_eq!(
             o.cargo_args,
@@ -498,6 +518,7 @@ mod tests {
             "the toolchain goes first: cargo +nightly alloc-probe ..."
         );
         assert!(e(&["test", "--max-increase", "lots"]).starts_with("--max-increase: expected"));
+        assert!(e(&["test", "--max-input-size", "lots"]).starts_with("--max-input-size: expected"));
         assert!(parse(args(&["--help"])).unwrap().is_none());
     }
 }

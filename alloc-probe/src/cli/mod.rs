@@ -4,26 +4,29 @@
 //! once (`merge`), and where in the call tree (`flamegraph`). [`cargo`] is the `cargo
 //! alloc-probe` subcommand, which runs a whole test suite and checks a baseline.
 //!
-//! A thin front end over [`Report`], as inferno's binaries are: this file parses the arguments
-//! and reads the files; each subcommand is a module whose function takes options and reports
-//! and returns its output, so it is unit-tested without a process. The binary's `main` calls
-//! [`main`].
+//! A thin front end over [`Report`](crate::Report), as inferno's binaries are: this file
+//! parses the arguments, `input` reads the files; each subcommand is a module whose function
+//! takes options and reports and returns its output, so it is unit-tested without a process.
+//! The binary's `main` calls [`main`].
 //!
 //! Exit codes: 0 success; 1 `diff` found a function past `--max-increase`; 2 bad usage, an
-//! unreadable report or an unwritable output, always as one line on stderr naming the file.
+//! unreadable, oversized or inconsistent report, counts that overflow when merged, or an
+//! unwritable output, always as one line on stderr naming the file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::report::Report;
+use crate::report::MAX_INPUT;
 use clap::{Parser, Subcommand};
+use input::{read, Size};
 
 mod baseline;
 pub mod cargo;
 mod diff;
 mod explain;
 mod flamegraph;
+mod input;
 mod merge;
 mod table;
 #[cfg(test)]
@@ -35,6 +38,10 @@ mod top;
 #[derive(Parser)]
 #[command(name = "alloc-probe", version)]
 struct Cli {
+    /// The largest report read, in bytes or with a unit (512M, 2GiB): a larger file or stream
+    /// is refused rather than read until memory runs out.
+    #[arg(long, global = true, value_name = "SIZE", default_value_t = Size(MAX_INPUT))]
+    max_input_size: Size,
     #[command(subcommand)]
     command: Command,
 }
@@ -116,6 +123,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    let limit = cli.max_input_size;
     match cli.command {
         Command::Top {
             file,
@@ -123,13 +131,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             rows,
             test,
         } => {
-            let r = read(&file)?;
+            let r = read(&file, limit)?;
             let text = top::run(&top::Options { by, rows, test }, &r)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             print(&text)?;
         }
         Command::Explain { file, function } => {
-            let r = read(&file)?;
+            let r = read(&file, limit)?;
             let text = explain::run(&explain::Options { function }, &r)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             print(&text)?;
@@ -140,7 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             max_increase,
             format,
         } => {
-            let (base, new) = (read(&base)?, read(&new)?);
+            let (base, new) = (read(&base, limit)?, read(&new, limit)?);
             let opts = diff::Options {
                 max_increase,
                 style: format,
@@ -154,20 +162,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Merge { files, output } => {
             let reports = files
                 .iter()
-                .map(|f| read(f))
+                .map(|f| read(f, limit))
                 .collect::<Result<Vec<_>, _>>()?;
-            print(&merge::run(&reports, &output)?)?;
+            print(&merge::run(&files, &reports, &output)?)?;
         }
         Command::Flamegraph { file, output, cost } => {
-            flamegraph::run(&read(&file)?, cost, &output)?;
+            flamegraph::run(&read(&file, limit)?, cost, &output)?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `Report::read_json`'s errors already name the file and the problem in one line.
-fn read(path: &Path) -> Result<Report, String> {
-    Report::read_json(path)
 }
 
 /// Writes to stdout; a closed pipe (`alloc-probe top r.json | head`) is not an error.

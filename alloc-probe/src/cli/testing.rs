@@ -10,7 +10,7 @@ pub fn report() -> Report {
         pid: 42,
         stack_limit: 4096,
         elapsed_ns: 1_000_000,
-        ..Report::merge(&[])
+        ..Report::merge(&[]).expect("nothing to add")
     }
 }
 

@@ -5,9 +5,11 @@
 //! Counts add up. What cannot be added is documented on [`Report::merge`]: the peak is the
 //! largest of the peaks (a lower bound when the processes overlapped in time), and the
 //! at-the-peak figures (`gmax_*`) and `peak_ns` are those of the report that had it, so they
-//! still describe one moment.
+//! still describe one moment. Every sum is checked: a count past `u64::MAX` is an error
+//! naming the report and the field, since a saturated figure would pass for a measured one.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::Hash;
 
 use super::classify::{verdict, Classes, Evidence};
@@ -34,9 +36,41 @@ impl Report {
     ///
     /// Site verdicts are recomputed from the sums; a tracked function's line keeps the verdict
     /// of the report with the most blocks there.
-    pub fn merge(reports: &[Report]) -> Report {
+    ///
+    /// A sum that does not fit in a `u64` is an error naming the report and the field.
+    pub fn merge(reports: &[Report]) -> Result<Report, MergeOverflow> {
         merge(reports)
     }
+}
+
+/// A count [`Report::merge`] cannot add: the sum does not fit in a `u64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeOverflow {
+    /// The report whose figure overflowed the sum, as its index in the reports merged.
+    pub report: usize,
+    /// The figure, as a path in that report's JSON: `stats.allocs`, `sites[3].bytes`.
+    pub field: String,
+}
+
+impl fmt::Display for MergeOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "report {}: {} overflows", self.report, self.field)
+    }
+}
+
+impl std::error::Error for MergeOverflow {}
+
+/// Adds each named count of `$b` to `$a`'s, or returns the overflowing field's path: that of
+/// its record, from `$at` (a closure, called only then), and the field's name.
+macro_rules! add {
+    ($a:expr, $b:expr, $at:expr, [$($field:ident),+ $(,)?]) => {
+        $(
+            $a.$field = $a
+                .$field
+                .checked_add($b.$field)
+                .ok_or_else(|| format!("{}.{}", $at(), stringify!($field)))?;
+        )+
+    };
 }
 
 /// A report with nothing in it: the merge of no reports.
@@ -72,7 +106,7 @@ pub(crate) fn with_stacks(stacks: Vec<(Vec<FrameReport>, StackReport)>) -> Repor
     r
 }
 
-pub(super) fn merge(reports: &[Report]) -> Report {
+pub(super) fn merge(reports: &[Report]) -> Result<Report, MergeOverflow> {
     let _ignore = crate::sys::guard::Ignore::new();
     let Some(peak) = reports
         .iter()
@@ -80,7 +114,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
         .max_by_key(|(i, r)| (r.stats.peak_live_bytes, std::cmp::Reverse(*i)))
         .map(|(i, _)| i)
     else {
-        return empty();
+        return Ok(empty());
     };
     let mut out = empty();
     out.binary = distinct(reports.iter().map(|r| r.binary.as_str()));
@@ -98,19 +132,24 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     let mut tables = Tables::default();
     for (i, r) in reports.iter().enumerate() {
         let at_peak = i == peak;
-        add_stats(&mut out.stats, &r.stats);
-        add_tracking(&mut out.tracking, &r.tracking);
-        for s in &r.sites {
+        let overflow = |field| MergeOverflow { report: i, field };
+        add_stats(&mut out.stats, &r.stats).map_err(overflow)?;
+        add_tracking(&mut out.tracking, &r.tracking).map_err(overflow)?;
+        for (j, s) in r.sites.iter().enumerate() {
             let key = (s.file.clone(), s.line, s.function.clone());
-            add_site(sites.entry(key, || blank_site(s)), s, at_peak);
+            let at = || format!("sites[{j}]");
+            add_site(sites.entry(key, || blank_site(s)), s, at_peak, at).map_err(overflow)?;
         }
-        for f in &r.functions {
-            let (merged, site_lists) =
-                functions.entry(f.path.clone(), || (blank_function(f), Vec::new()));
-            add_function(merged, f);
-            site_lists.push(f.sites.clone());
+        for (j, f) in r.functions.iter().enumerate() {
+            let (merged, lines) =
+                functions.entry(f.path.clone(), || (blank_function(f), Table::default()));
+            add_function(merged, f, || format!("functions[{j}]")).map_err(overflow)?;
+            for (k, s) in f.sites.iter().enumerate() {
+                let at = || format!("functions[{j}].sites[{k}]");
+                add_function_site(lines, s, at).map_err(overflow)?;
+            }
         }
-        for t in &r.tests {
+        for (j, t) in r.tests.iter().enumerate() {
             let (merged, sites) = tests.entry((t.binary.clone(), t.name.clone()), || {
                 let blank = TestReport {
                     binary: t.binary.clone(),
@@ -119,32 +158,36 @@ pub(super) fn merge(reports: &[Report]) -> Report {
                 };
                 (blank, Table::default())
             });
-            add_test(merged, t);
-            for s in &t.sites {
+            add_test(merged, t, || format!("tests[{j}]")).map_err(overflow)?;
+            for (k, s) in t.sites.iter().enumerate() {
                 let key = (s.file.clone(), s.line, s.function.clone());
-                add_site(sites.entry(key, || blank_site(s)), s, at_peak);
+                let at = || format!("tests[{j}].sites[{k}]");
+                add_site(sites.entry(key, || blank_site(s)), s, at_peak, at).map_err(overflow)?;
             }
         }
         let nodes = import(&mut tables, r);
-        for s in &r.stacks {
+        for (j, s) in r.stacks.iter().enumerate() {
             let node = s
                 .node
                 .checked_sub(1)
                 .and_then(|i| nodes.get(i as usize))
                 .map_or(0, |&n| n);
-            add_stack(stacks.entry(node, || blank_stack(s, node)), s, at_peak);
+            let merged = stacks.entry(node, || blank_stack(s, node));
+            add_stack(merged, s, at_peak, || format!("stacks[{j}]")).map_err(overflow)?;
         }
     }
-    let live = out.tracking.header_bytes + out.tracking.stack_bytes + out.tracking.side_bytes;
-    out.tracking.bytes_per_live_block = live as f64 / out.stats.live_blocks.max(1) as f64;
+    // A ratio for the table: in floating point, where the sum cannot overflow.
+    let t = &out.tracking;
+    let live = t.header_bytes as f64 + t.stack_bytes as f64 + t.side_bytes as f64;
+    out.tracking.bytes_per_live_block = live / out.stats.live_blocks.max(1) as f64;
 
     out.sites = finish_sites(sites.rows, &out);
 
     out.functions = functions
         .rows
         .into_iter()
-        .map(|(mut f, site_lists)| {
-            f.sites = merge_function_sites(site_lists);
+        .map(|(mut f, lines)| {
+            f.sites = finish_function_sites(lines);
             per_call(&mut f);
             f
         })
@@ -172,7 +215,7 @@ pub(super) fn merge(reports: &[Report]) -> Report {
     out.stacks = stacks.rows;
     out.stacks
         .sort_by(|a, b| b.allocs.cmp(&a.allocs).then(b.bytes.cmp(&a.bytes)));
-    out
+    Ok(out)
 }
 
 /// Sites with their verdicts recomputed from the sums, most blocks first.
@@ -197,12 +240,10 @@ fn finish_sites(mut sites: Vec<SiteReport>, out: &Report) -> Vec<SiteReport> {
 }
 
 /// Adds test `b`'s figures to `a`'s: a test run twice (a retry) counts twice.
-fn add_test(a: &mut TestReport, b: &TestReport) {
-    a.allocs = a.allocs.saturating_add(b.allocs);
-    a.bytes = a.bytes.saturating_add(b.bytes);
+fn add_test(a: &mut TestReport, b: &TestReport, at: impl Fn() -> String) -> Result<(), String> {
+    add!(a, b, at, [allocs, bytes, leaked, leaked_bytes]);
     a.max_live_bytes = a.max_live_bytes.max(b.max_live_bytes);
-    a.leaked = a.leaked.saturating_add(b.leaked);
-    a.leaked_bytes = a.leaked_bytes.saturating_add(b.leaked_bytes);
+    Ok(())
 }
 
 /// Rows keyed by identity, in the order first seen, so ties keep a stable order.
@@ -246,23 +287,31 @@ fn distinct<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-fn add_stats(a: &mut Stats, b: &Stats) {
-    a.allocs = a.allocs.saturating_add(b.allocs);
-    a.deallocs = a.deallocs.saturating_add(b.deallocs);
-    a.reallocs = a.reallocs.saturating_add(b.reallocs);
-    a.bytes_allocated = a.bytes_allocated.saturating_add(b.bytes_allocated);
-    a.bytes_deallocated = a.bytes_deallocated.saturating_add(b.bytes_deallocated);
-    a.live_blocks = a.live_blocks.saturating_add(b.live_blocks);
-    a.live_bytes = a.live_bytes.saturating_add(b.live_bytes);
+fn add_stats(a: &mut Stats, b: &Stats) -> Result<(), String> {
+    let at = || "stats";
+    add!(
+        a,
+        b,
+        at,
+        [
+            allocs,
+            deallocs,
+            reallocs,
+            bytes_allocated,
+            bytes_deallocated,
+            live_blocks,
+            live_bytes,
+            failed,
+        ]
+    );
     a.peak_live_bytes = a.peak_live_bytes.max(b.peak_live_bytes);
-    a.failed = a.failed.saturating_add(b.failed);
+    Ok(())
 }
 
-fn add_tracking(a: &mut TrackingCost, b: &TrackingCost) {
-    a.header_bytes = a.header_bytes.saturating_add(b.header_bytes);
-    a.stack_bytes = a.stack_bytes.saturating_add(b.stack_bytes);
-    a.stacks = a.stacks.saturating_add(b.stacks);
-    a.side_bytes = a.side_bytes.saturating_add(b.side_bytes);
+fn add_tracking(a: &mut TrackingCost, b: &TrackingCost) -> Result<(), String> {
+    let at = || "tracking";
+    add!(a, b, at, [header_bytes, stack_bytes, stacks, side_bytes]);
+    Ok(())
 }
 
 /// The smaller non-zero size (0 means "no block seen").
@@ -285,12 +334,13 @@ fn blank_site(s: &SiteReport) -> SiteReport {
     }
 }
 
-fn add_site(a: &mut SiteReport, b: &SiteReport, at_peak: bool) {
-    a.allocs = a.allocs.saturating_add(b.allocs);
-    a.bytes = a.bytes.saturating_add(b.bytes);
-    a.reallocs = a.reallocs.saturating_add(b.reallocs);
-    a.non_escaping = a.non_escaping.saturating_add(b.non_escaping);
-    a.in_call = a.in_call.saturating_add(b.in_call);
+fn add_site(
+    a: &mut SiteReport,
+    b: &SiteReport,
+    at_peak: bool,
+    at: impl Fn() -> String,
+) -> Result<(), String> {
+    add!(a, b, at, [allocs, bytes, reallocs, non_escaping, in_call]);
     a.runtime &= b.runtime;
     a.line_of_function |= b.line_of_function;
     if a.tracked_call.is_none() {
@@ -299,23 +349,30 @@ fn add_site(a: &mut SiteReport, b: &SiteReport, at_peak: bool) {
     if a.inlined_into.is_none() {
         a.inlined_into.clone_from(&b.inlined_into);
     }
-    a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
-    a.escaped = a.escaped.saturating_add(b.escaped);
-    a.temporary = a.temporary.saturating_add(b.temporary);
-    a.leaked = a.leaked.saturating_add(b.leaked);
-    a.leaked_bytes = a.leaked_bytes.saturating_add(b.leaked_bytes);
-    a.grown = a.grown.saturating_add(b.grown);
-    a.freed_elsewhere = a.freed_elsewhere.saturating_add(b.freed_elsewhere);
+    add!(
+        a,
+        b,
+        at,
+        [
+            stack_avoidable,
+            escaped,
+            temporary,
+            leaked,
+            leaked_bytes,
+            grown,
+            freed_elsewhere,
+            total_lifetime_ns,
+            // Added, as a site's are over its stacks: an upper bound of the true maximum.
+            max_bytes,
+            max_blocks,
+        ]
+    );
     a.min_size = min_size(a.min_size, b.min_size);
     a.max_size = a.max_size.max(b.max_size);
-    a.total_lifetime_ns = a.total_lifetime_ns.saturating_add(b.total_lifetime_ns);
-    // Added, as a site's are over its stacks: an upper bound of the true maximum.
-    a.max_bytes = a.max_bytes.saturating_add(b.max_bytes);
-    a.max_blocks = a.max_blocks.saturating_add(b.max_blocks);
     if at_peak {
-        a.gmax_bytes = a.gmax_bytes.saturating_add(b.gmax_bytes);
-        a.gmax_blocks = a.gmax_blocks.saturating_add(b.gmax_blocks);
+        add!(a, b, at, [gmax_bytes, gmax_blocks]);
     }
+    Ok(())
 }
 
 /// A merged site's figures as the verdict reads them.
@@ -356,61 +413,93 @@ fn blank_function(f: &FunctionReport) -> FunctionReport {
 }
 
 /// Adds `b`'s counts; `ns_per_call` holds total nanoseconds until [`per_call`].
-fn add_function(a: &mut FunctionReport, b: &FunctionReport) {
-    a.calls = a.calls.saturating_add(b.calls);
-    a.allocs = a.allocs.saturating_add(b.allocs);
-    a.bytes = a.bytes.saturating_add(b.bytes);
-    a.reallocs = a.reallocs.saturating_add(b.reallocs);
-    a.non_escaping = a.non_escaping.saturating_add(b.non_escaping);
-    a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
-    a.escaped = a.escaped.saturating_add(b.escaped);
-    a.inclusive_allocs = a.inclusive_allocs.saturating_add(b.inclusive_allocs);
-    a.inclusive_reallocs = a.inclusive_reallocs.saturating_add(b.inclusive_reallocs);
-    a.inclusive_bytes = a.inclusive_bytes.saturating_add(b.inclusive_bytes);
+fn add_function(
+    a: &mut FunctionReport,
+    b: &FunctionReport,
+    at: impl Fn() -> String,
+) -> Result<(), String> {
+    add!(
+        a,
+        b,
+        at,
+        [
+            calls,
+            allocs,
+            bytes,
+            reallocs,
+            non_escaping,
+            stack_avoidable,
+            escaped,
+            inclusive_allocs,
+            inclusive_reallocs,
+            inclusive_bytes,
+        ]
+    );
     a.max_live_bytes = a.max_live_bytes.max(b.max_live_bytes);
     a.ns_per_call += b.ns_per_call * b.calls as f64;
+    Ok(())
 }
 
 /// The per-call figures from the summed counts.
 fn per_call(f: &mut FunctionReport) {
     let calls = f.calls.max(1) as f64;
-    f.allocs_per_call = (f.inclusive_allocs + f.inclusive_reallocs) as f64 / calls;
+    f.allocs_per_call = (f.inclusive_allocs as f64 + f.inclusive_reallocs as f64) / calls;
     f.bytes_per_call = f.inclusive_bytes as f64 / calls;
     f.ns_per_call /= calls;
 }
 
-/// A tracked function's lines, merged by (file, line, function). A line's verdict needs
-/// figures `FunctionSite` does not keep, so it is that of the report with the most blocks
-/// there.
-fn merge_function_sites(lists: Vec<Vec<FunctionSite>>) -> Vec<FunctionSite> {
-    let mut table: Table<(String, u32, String), (FunctionSite, u64)> = Table::default();
-    for s in lists.into_iter().flatten() {
-        let key = (s.file.clone(), s.line, s.function.clone());
-        let (a, most) = table.entry(key, || {
-            let blank = FunctionSite {
-                file: s.file.clone(),
-                line: s.line,
-                function: s.function.clone(),
-                ..FunctionSite::default()
-            };
-            (blank, 0)
-        });
-        a.allocs = a.allocs.saturating_add(s.allocs);
-        a.bytes = a.bytes.saturating_add(s.bytes);
-        a.reallocs = a.reallocs.saturating_add(s.reallocs);
-        a.non_escaping = a.non_escaping.saturating_add(s.non_escaping);
-        a.stack_avoidable = a.stack_avoidable.saturating_add(s.stack_avoidable);
-        a.escaped = a.escaped.saturating_add(s.escaped);
-        a.temporary = a.temporary.saturating_add(s.temporary);
-        if a.verdict.is_empty() || s.allocs > *most {
-            *most = s.allocs;
-            a.verdict_kind = s.verdict_kind;
-            a.verdict = s.verdict;
-        }
-        a.expr = a.expr.take().or(s.expr);
-        a.kind = a.kind.take().or(s.kind);
-        a.column = a.column.or(s.column);
+/// A tracked function's lines by (file, line, function), each with the most blocks one report
+/// had there.
+type FunctionSites = Table<(String, u32, String), (FunctionSite, u64)>;
+
+/// Adds line `s` of a tracked function. A line's verdict needs figures `FunctionSite` does not
+/// keep, so it is that of the report with the most blocks there.
+fn add_function_site(
+    table: &mut FunctionSites,
+    s: &FunctionSite,
+    at: impl Fn() -> String,
+) -> Result<(), String> {
+    let key = (s.file.clone(), s.line, s.function.clone());
+    let (a, most) = table.entry(key, || {
+        let blank = FunctionSite {
+            file: s.file.clone(),
+            line: s.line,
+            function: s.function.clone(),
+            ..FunctionSite::default()
+        };
+        (blank, 0)
+    });
+    add!(
+        a,
+        s,
+        at,
+        [
+            allocs,
+            bytes,
+            reallocs,
+            non_escaping,
+            stack_avoidable,
+            escaped,
+            temporary,
+        ]
+    );
+    if a.verdict.is_empty() || s.allocs > *most {
+        *most = s.allocs;
+        a.verdict_kind.clone_from(&s.verdict_kind);
+        a.verdict.clone_from(&s.verdict);
     }
+    if a.expr.is_none() {
+        a.expr.clone_from(&s.expr);
+    }
+    if a.kind.is_none() {
+        a.kind.clone_from(&s.kind);
+    }
+    a.column = a.column.or(s.column);
+    Ok(())
+}
+
+/// A tracked function's merged lines, most blocks first.
+fn finish_function_sites(table: FunctionSites) -> Vec<FunctionSite> {
     let mut sites: Vec<FunctionSite> = table.rows.into_iter().map(|(s, _)| s).collect();
     sites.sort_by(|a, b| b.allocs.cmp(&a.allocs).then(a.line.cmp(&b.line)));
     sites
@@ -485,20 +574,32 @@ fn blank_stack(s: &StackReport, node: u32) -> StackReport {
     }
 }
 
-fn add_stack(a: &mut StackReport, b: &StackReport, at_peak: bool) {
-    a.allocs = a.allocs.saturating_add(b.allocs);
-    a.bytes = a.bytes.saturating_add(b.bytes);
-    a.live = a.live.saturating_add(b.live);
-    a.live_bytes = a.live_bytes.saturating_add(b.live_bytes);
-    a.stack_avoidable = a.stack_avoidable.saturating_add(b.stack_avoidable);
-    a.escaped = a.escaped.saturating_add(b.escaped);
-    a.total_lifetime_ns = a.total_lifetime_ns.saturating_add(b.total_lifetime_ns);
-    a.max_bytes = a.max_bytes.saturating_add(b.max_bytes);
-    a.max_blocks = a.max_blocks.saturating_add(b.max_blocks);
+fn add_stack(
+    a: &mut StackReport,
+    b: &StackReport,
+    at_peak: bool,
+    at: impl Fn() -> String,
+) -> Result<(), String> {
+    add!(
+        a,
+        b,
+        at,
+        [
+            allocs,
+            bytes,
+            live,
+            live_bytes,
+            stack_avoidable,
+            escaped,
+            total_lifetime_ns,
+            max_bytes,
+            max_blocks,
+        ]
+    );
     if at_peak {
-        a.gmax_bytes = a.gmax_bytes.saturating_add(b.gmax_bytes);
-        a.gmax_blocks = a.gmax_blocks.saturating_add(b.gmax_blocks);
+        add!(a, b, at, [gmax_bytes, gmax_blocks]);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -536,7 +637,8 @@ mod tests {
 
     #[test]
     fn sums_counts_and_keeps_the_peak_of_one_report() {
-        let m = Report::merge(&[report("a", 100, 2), report("b", 300, 4), report("a", 5, 1)]);
+        let m =
+            Report::merge(&[report("a", 100, 2), report("b", 300, 4), report("a", 5, 1)]).unwrap();
         assert_eq!((m.binary.as_str(), m.pid), ("a,b", 0));
         assert_eq!(m.stats.allocs, 7);
         assert_eq!((m.stats.peak_live_bytes, m.peak_ns), (300, 300));
@@ -551,7 +653,57 @@ mod tests {
 
     #[test]
     fn no_reports_merge_to_an_empty_one() {
-        let m = Report::merge(&[]);
+        let m = Report::merge(&[]).unwrap();
         assert_eq!((m.binary.as_str(), m.stacks.len()), ("merged", 0));
+    }
+
+    #[test]
+    fn a_sum_past_u64_max_names_the_report_and_the_field() {
+        let overflow = |report, field: &str| {
+            Err(MergeOverflow {
+                report,
+                field: field.into(),
+            })
+        };
+        let huge = report("b", 1, u64::MAX);
+        let merged = Report::merge(&[report("a", 1, 1), huge.clone()]).map(drop);
+        assert_eq!(merged, overflow(1, "stats.allocs"));
+        assert_eq!(
+            overflow(1, "stats.allocs").map_err(|e| e.to_string()),
+            Err::<(), _>("report 1: stats.allocs overflows".into())
+        );
+
+        let mut a = report("a", 1, 1);
+        a.stats.allocs = 0;
+        let merged = Report::merge(&[a.clone(), huge.clone()]).map(drop);
+        assert_eq!(merged, overflow(1, "sites[0].allocs"));
+
+        a.sites.clear();
+        let merged = Report::merge(&[a.clone(), huge.clone()]).map(drop);
+        assert_eq!(merged, overflow(1, "functions[0].inclusive_allocs"));
+
+        // Within one report too: two lines of a function that are one line.
+        let mut f = a.functions.pop().unwrap();
+        let line = FunctionSite {
+            file: "src/x.rs".into(),
+            line: 4,
+            bytes: u64::MAX,
+            ..FunctionSite::default()
+        };
+        f.sites = vec![line.clone(), line];
+        let mut b = report("b", 1, 0);
+        b.functions = vec![f];
+        let merged = Report::merge(&[b]).map(drop);
+        assert_eq!(merged, overflow(0, "functions[0].sites[1].bytes"));
+
+        // Largest-of figures do not add.
+        let (mut a, mut b) = (report("a", u64::MAX, 1), report("b", u64::MAX, 1));
+        a.stack_limit = u64::MAX;
+        b.stack_limit = u64::MAX;
+        let m = Report::merge(&[a, b]).unwrap();
+        assert_eq!(
+            (m.stats.peak_live_bytes, m.stack_limit),
+            (u64::MAX, u64::MAX)
+        );
     }
 }

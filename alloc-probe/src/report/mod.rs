@@ -5,9 +5,11 @@
 //! (its first frame outside `std`, `core`, `alloc` and alloc-probe), classifies its blocks
 //! and gives each site a verdict (`classify`), and merges stacks that share a site (`build`).
 //! One writer per format: the table (`text`), JSON (`json`), pprof, DHAT JSON and flame
-//! graphs; `merge` makes one report of several processes'.
+//! graphs; `merge` makes one report of several processes'. A report read from JSON is checked
+//! (`check`) before anything indexes into it.
 
 mod build;
+mod check;
 mod classify;
 mod dhat;
 mod flame;
@@ -22,6 +24,9 @@ pub(crate) mod units;
 
 pub(crate) use build::{build, sites_of_points};
 pub use flame::FlameCost;
+#[cfg(feature = "cli")]
+pub(crate) use json::{read as read_json_limited, MAX_INPUT};
+pub use merge::MergeOverflow;
 pub use model::{
     FrameReport, FunctionReport, FunctionSite, Report, SiteReport, StackReport, TestReport,
     TrackingCost, SCHEMA, SCHEMA_VERSION,

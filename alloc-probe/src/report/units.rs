@@ -72,6 +72,23 @@ impl fmt::Display for Scaled {
     }
 }
 
+/// Formats a byte count exactly, in the largest binary unit that divides it: `512 MiB`,
+/// `3 KiB`, `1000 B`. For limits, where a rounded figure would misstate the bound.
+pub(crate) struct Exact(pub u64);
+
+impl fmt::Display for Exact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(&str, u32); 4] = [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)];
+        let (n, unit) = UNITS
+            .iter()
+            .find(|&&(_, shift)| self.0 != 0 && self.0.trailing_zeros() >= shift)
+            .map_or((self.0, "B"), |&(unit, shift)| (self.0 >> shift, unit));
+        let mut s = StackStr::<32>::new();
+        let _ = write!(s, "{n} {unit}");
+        f.pad(s.as_str())
+    }
+}
+
 /// `10,000`.
 pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -128,5 +145,11 @@ mod tests {
         assert_eq!(Percent(1, 0).to_string(), "-");
         assert_eq!(format!("{:>4}", Percent(1, 2)), " 50%");
         assert_eq!(percent(1, 8), Some(13));
+        assert_eq!(Exact(512 << 20).to_string(), "512 MiB");
+        assert_eq!(Exact(3 << 30).to_string(), "3 GiB");
+        assert_eq!(Exact(1000).to_string(), "1000 B");
+        assert_eq!(Exact(1025).to_string(), "1025 B");
+        assert_eq!(Exact(0).to_string(), "0 B");
+        assert_eq!(Exact(5 << 40).to_string(), "5 TiB");
     }
 }
