@@ -92,6 +92,11 @@ impl Drop for SlotOwner {
         let _ = COUNTING.try_with(|c| c.set(RELEASED));
         let _ = OWN.try_with(|o| {
             if let Some(s) = as_slot(o.replace(RELEASED)) {
+                let t = &s.tally;
+                // SAFETY: the thread's own tracker, outside the allocator path.
+                unsafe { s.tracker() }
+                    .calls
+                    .settle(t.allocated(), t.high_water(), s.fns());
                 s.tally.disown();
             }
         });

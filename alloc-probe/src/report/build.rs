@@ -15,7 +15,7 @@ use crate::sys::settings::{self, Mode};
 use crate::sys::stack::FRAME_POINTERS;
 use crate::sys::{clock, guard};
 use crate::thread;
-use crate::tracking::functions::{self, SourceSite};
+use crate::tracking::functions::{self, Figures, SourceSite};
 use crate::tracking::header::HEADER;
 use crate::tracking::points::{self, UNIT_FULL, UNIT_SAMPLED};
 use crate::tracking::side;
@@ -24,6 +24,7 @@ use crate::tracking::tree;
 /// Builds the report; alloc-probe's own allocations meanwhile are not counted.
 pub(crate) fn build() -> Report {
     let _ignore = guard::Ignore::new();
+    let running = running_calls();
     let mode = settings::mode().unwrap_or(Mode::Full);
     let stats = counters::totals();
     let epoch = peak::epoch();
@@ -118,7 +119,7 @@ pub(crate) fn build() -> Report {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "unknown".into());
-    let functions = functions_report(by_fn_site, unit, rate, stack_limit);
+    let functions = functions_report(by_fn_site, &running, unit, rate, stack_limit);
     let test_binary = test_binary(&binary);
     let mut tests: Vec<TestReport> = by_test
         .into_iter()
@@ -572,8 +573,27 @@ pub(crate) fn sites_of_points(ids: &[u32]) -> Vec<String> {
         .collect()
 }
 
+/// This thread's tracked calls still running (see `Calls::running`): the thread that calls
+/// `report()` may be inside some. Read before the report allocates, which in `counts` mode
+/// counts.
+fn running_calls() -> Vec<(u32, Figures)> {
+    let Some(slot) = thread::current() else {
+        return Vec::new();
+    };
+    let t = slot.tally();
+    let (allocated, high_water) = (t.allocated(), t.high_water());
+    let mut out = Vec::new();
+    // SAFETY: outside the allocator path, on the tracker's own thread, which is not in the
+    // middle of a tracked call's push or pop.
+    unsafe { slot.tracker() }
+        .calls
+        .running(allocated, high_water, |i, f| out.push((i, *f)));
+    out
+}
+
 fn functions_report(
     by_fn_site: HashMap<(u32, String, u32, String), Classes>,
+    running: &[(u32, Figures)],
     unit: u64,
     rate: f64,
     stack_limit: u64,
@@ -625,7 +645,10 @@ fn functions_report(
         let Some(info) = functions::info(idx) else {
             continue;
         };
-        let t = functions::totals(idx, thread::slots().map(|s| s.fns()));
+        let mut t = functions::totals(idx, thread::slots().map(|s| s.fns()));
+        for (_, f) in running.iter().filter(|(i, _)| *i == idx) {
+            t.add(f);
+        }
         if t.calls == 0 {
             continue;
         }
@@ -647,6 +670,7 @@ fn functions_report(
             file: info.file.to_string(),
             line: info.line,
             calls: t.calls,
+            in_flight: t.in_flight,
             allocs: t.allocs,
             bytes: t.bytes,
             reallocs: t.reallocs,

@@ -424,6 +424,7 @@ fn add_function(
         at,
         [
             calls,
+            in_flight,
             allocs,
             bytes,
             reallocs,

@@ -181,8 +181,13 @@ pub struct FunctionReport {
     pub file: String,
     /// Line of its signature.
     pub line: u32,
-    /// Completed or running calls.
+    /// Calls, completed or running.
     pub calls: u64,
+    /// Of those, calls that had not returned, with what they allocated until then: running
+    /// on the thread that built the report, or on a thread that ended inside them (the one
+    /// that called `process::exit`). Calls running on other threads count when they return.
+    #[serde(default)]
+    pub in_flight: u64,
     /// Blocks allocated while it was the innermost tracked call.
     pub allocs: u64,
     /// Bytes allocated so, reallocs' new sizes included.

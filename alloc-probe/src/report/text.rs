@@ -197,6 +197,13 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
                 Percent(func.stack_avoidable, func.allocs),
                 func.name
             )?;
+            if func.in_flight > 0 {
+                writeln!(
+                    f,
+                    "  {:>9} of those still running at the report, counted until then",
+                    thousands(func.in_flight)
+                )?;
+            }
         }
     }
     if !r.tests.is_empty() {

@@ -33,7 +33,8 @@ pub(crate) fn write_stderr(mut text: &[u8]) {
         let n = unsafe { libc::write(2, text.as_ptr().cast(), text.len().min(1 << 20) as _) };
         if n > 0 {
             text = &text[n as usize..];
-        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        } else if n == 0
+            || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
         {
             return;
         }

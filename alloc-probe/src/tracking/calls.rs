@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::functions::{self, FnInfo};
+use super::functions::{self, Figures, FnInfo, FnTable};
 
 /// The next block of invocation numbers to hand out (0 stands for "no call").
 static INVOCATIONS: AtomicU64 = AtomicU64::new(1);
@@ -110,6 +110,63 @@ impl Calls {
             }
             f.npoints = f.npoints.saturating_add(1);
         }
+    }
+
+    /// Gives `each` the figures of every call still running, by function index, as if it
+    /// returned now, counted as in flight; `allocated` is the thread's (allocations,
+    /// reallocations, bytes) and `high_water` its innermost scope's, both read now. A later
+    /// poll of an async call adds its figures but no call (its first poll counted the call).
+    pub(crate) fn running(
+        &self,
+        allocated: (u64, u64, u64),
+        high_water: u64,
+        mut each: impl FnMut(u32, &Figures),
+    ) {
+        let (allocs, reallocs, bytes) = allocated;
+        let mut high = high_water;
+        // The inclusive figures of the running callee, innermost first.
+        let mut callee = (0, 0, 0);
+        for f in self.frames[..self.depth].iter().rev() {
+            let incl = (
+                allocs.wrapping_sub(f.start_allocs),
+                reallocs.wrapping_sub(f.start_reallocs),
+                bytes.wrapping_sub(f.start_bytes),
+            );
+            let own = |incl: u64, done: u64, running: u64| {
+                incl.saturating_sub(done.saturating_add(running))
+            };
+            let max_live = high.wrapping_sub(f.start_net);
+            let calls = u64::from(f.count_call);
+            each(
+                f.index,
+                &Figures {
+                    calls,
+                    in_flight: calls,
+                    allocs: own(incl.0, f.child_allocs, callee.0),
+                    reallocs: own(incl.1, f.child_reallocs, callee.1),
+                    bytes: own(incl.2, f.child_bytes, callee.2),
+                    incl_allocs: incl.0,
+                    incl_reallocs: incl.1,
+                    incl_bytes: incl.2,
+                    max_live: if (max_live as i64) < 0 { 0 } else { max_live },
+                    ..Figures::default()
+                },
+            );
+            callee = incl;
+            // The enclosing call's scope had this high-water when this call opened.
+            high = high.max(f.saved_high_water);
+        }
+    }
+
+    /// Counts the calls still running, as in flight, in `fns` (the thread's table), and
+    /// forgets them: the thread is ending without returning from them, as under
+    /// `process::exit`, whose report would otherwise miss them.
+    pub(crate) fn settle(&mut self, allocated: (u64, u64, u64), high_water: u64, fns: &FnTable) {
+        self.running(allocated, high_water, |i, f| {
+            let (counts, a) = functions::counts_of(fns, i);
+            counts.add(f, a);
+        });
+        self.reset();
     }
 
     /// A fresh invocation number, never 0 and never given before in this process.

@@ -80,6 +80,9 @@ pub(crate) struct FnFigures<T> {
     /// block, by [`FnCounts::add_class`].
     pub non_escaping: T,
     pub stack_avoidable: T,
+    /// Of `calls`, those counted before they returned: running when a report was made, or
+    /// when their thread ended without returning from them (at `process::exit`).
+    pub in_flight: T,
     /// The most bytes live at once within one call (the thread's own net growth): a maximum,
     /// where the others are sums.
     pub max_live: T,
@@ -87,7 +90,7 @@ pub(crate) struct FnFigures<T> {
 
 impl<T> FnFigures<T> {
     /// The figures that add up: all but `max_live`.
-    fn sums(&self) -> [&T; 11] {
+    fn sums(&self) -> [&T; 12] {
         [
             &self.calls,
             &self.allocs,
@@ -100,12 +103,40 @@ impl<T> FnFigures<T> {
             &self.timed,
             &self.non_escaping,
             &self.stack_avoidable,
+            &self.in_flight,
+        ]
+    }
+
+    fn sums_mut(&mut self) -> [&mut T; 12] {
+        [
+            &mut self.calls,
+            &mut self.allocs,
+            &mut self.reallocs,
+            &mut self.bytes,
+            &mut self.incl_allocs,
+            &mut self.incl_reallocs,
+            &mut self.incl_bytes,
+            &mut self.ticks,
+            &mut self.timed,
+            &mut self.non_escaping,
+            &mut self.stack_avoidable,
+            &mut self.in_flight,
         ]
     }
 }
 
 /// A function's figures as numbers.
 pub(crate) type Figures = FnFigures<u64>;
+
+impl Figures {
+    /// Adds `o`'s figures (the higher `max_live`).
+    pub(crate) fn add(&mut self, o: &Figures) {
+        for (v, o) in self.sums_mut().into_iter().zip(o.sums()) {
+            *v += o;
+        }
+        self.max_live = self.max_live.max(o.max_live);
+    }
+}
 
 /// A function's counts on one thread, or shared.
 pub(crate) type FnCounts = FnFigures<Counter>;
@@ -127,6 +158,7 @@ impl FnCounts {
             timed: Counter::new(0),
             non_escaping: Counter::new(0),
             stack_avoidable: Counter::new(0),
+            in_flight: Counter::new(0),
             max_live: Counter::new(0),
         }
     }
@@ -158,22 +190,7 @@ impl FnCounts {
     }
 
     fn sum_into(&self, into: &mut Figures) {
-        for (v, c) in [
-            &mut into.calls,
-            &mut into.allocs,
-            &mut into.reallocs,
-            &mut into.bytes,
-            &mut into.incl_allocs,
-            &mut into.incl_reallocs,
-            &mut into.incl_bytes,
-            &mut into.ticks,
-            &mut into.timed,
-            &mut into.non_escaping,
-            &mut into.stack_avoidable,
-        ]
-        .into_iter()
-        .zip(self.sums())
-        {
+        for (v, c) in into.sums_mut().into_iter().zip(self.sums()) {
             *v += c.get();
         }
         into.max_live = into.max_live.max(self.max_live.get());
