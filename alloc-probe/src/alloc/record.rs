@@ -43,6 +43,7 @@ pub(crate) fn born(
         &mut tracker.rules,
     );
     let Some((id, p)) = tracker.recent.point(&tracker.cap, &mut tracker.trail) else {
+        points::unsited(size, w);
         return Header::default();
     };
     let n = size as u64;

@@ -132,7 +132,7 @@ pub(crate) fn build() -> Report {
         })
         .collect();
     tests.sort_by(|a, b| b.allocs.cmp(&a.allocs).then_with(|| a.name.cmp(&b.name)));
-    let tracking = tracking_cost(mode, &stats);
+    let tracking = tracking_cost(mode, &stats, unit);
     Report {
         schema: SCHEMA.to_string(),
         tracking,
@@ -532,7 +532,7 @@ impl Stacks {
     }
 }
 
-fn tracking_cost(mode: Mode, stats: &Stats) -> TrackingCost {
+fn tracking_cost(mode: Mode, stats: &Stats, unit: u64) -> TrackingCost {
     if mode == Mode::Counts {
         return TrackingCost::default();
     }
@@ -545,10 +545,13 @@ fn tracking_cost(mode: Mode, stats: &Stats) -> TrackingCost {
     let (stacks, stack_bytes) = points::footprint();
     let side_bytes = side::footprint() as u64;
     let total = header_bytes + stack_bytes + side_bytes;
+    let (blocks, bytes) = points::unsited_total();
     TrackingCost {
         header_bytes,
         stack_bytes,
         stacks,
+        unsited_blocks: (blocks + unit / 2) / unit,
+        unsited_bytes: (bytes + unit / 2) / unit,
         side_bytes,
         bytes_per_live_block: total as f64 / stats.live_blocks.max(1) as f64,
     }

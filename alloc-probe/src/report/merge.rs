@@ -310,7 +310,19 @@ fn add_stats(a: &mut Stats, b: &Stats) -> Result<(), String> {
 
 fn add_tracking(a: &mut TrackingCost, b: &TrackingCost) -> Result<(), String> {
     let at = || "tracking";
-    add!(a, b, at, [header_bytes, stack_bytes, stacks, side_bytes]);
+    add!(
+        a,
+        b,
+        at,
+        [
+            header_bytes,
+            stack_bytes,
+            stacks,
+            unsited_blocks,
+            unsited_bytes,
+            side_bytes
+        ]
+    );
     Ok(())
 }
 

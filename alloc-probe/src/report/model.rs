@@ -85,6 +85,14 @@ pub struct TrackingCost {
     pub stack_bytes: u64,
     /// Unique stacks.
     pub stacks: u64,
+    /// Blocks counted in the totals without a site, because their stack found no room in the
+    /// table (`ALLOC_PROBE_MAX_STACKS` reached, or no memory), and their bytes. Sites' counts
+    /// stay exact for the stacks kept. Estimates in `sampled` mode.
+    #[serde(default)]
+    pub unsited_blocks: u64,
+    /// The bytes of those blocks.
+    #[serde(default)]
+    pub unsited_bytes: u64,
     /// The side table of over-aligned and sampled blocks.
     pub side_bytes: u64,
     /// All of it divided by the live blocks.

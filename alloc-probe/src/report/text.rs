@@ -108,6 +108,15 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
             },
         )?;
     }
+    if r.tracking.unsited_blocks > 0 {
+        writeln!(
+            f,
+            "  no site: {} blocks ({}) from stacks that found no room (ALLOC_PROBE_MAX_STACKS, \
+             or memory); in the totals, not in the tables",
+            thousands(r.tracking.unsited_blocks),
+            Bytes(r.tracking.unsited_bytes)
+        )?;
+    }
     if !r.frame_test && !r.sites.is_empty() {
         let fix = if cfg!(windows) {
             ""

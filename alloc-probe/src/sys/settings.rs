@@ -1,5 +1,5 @@
-//! The settings, fixed by the probe's first call: the mode, the sample rate and the stack
-//! limit, from the environment or, where it says nothing, from the `Probe` the program built.
+//! The settings, fixed by the probe's first call: the mode, the sample rate, the stack limit
+//! and the most stacks kept, from the environment or, where it says nothing, from the `Probe` the program built.
 //! Read with `getenv` (see `env`): the first call may come before `main`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -63,6 +63,7 @@ pub(crate) const COUNTS: u8 = 3;
 static MODE: AtomicU8 = AtomicU8::new(UNSET);
 static STACK_LIMIT: AtomicU64 = AtomicU64::new(4096);
 static SAMPLE_RATE: AtomicU64 = AtomicU64::new(512 * 1024);
+static MAX_STACKS: AtomicU64 = AtomicU64::new(u64::MAX);
 static INNER_IS_JEMALLOC: AtomicBool = AtomicBool::new(false);
 
 /// Whether the `Probe` wraps jemalloc, so jemalloc's own figures describe our heap.
@@ -129,6 +130,7 @@ pub(crate) fn fix(defaults: Defaults) -> u8 {
     };
     read_number(c"ALLOC_PROBE_STACK_LIMIT", &STACK_LIMIT);
     read_number(c"ALLOC_PROBE_SAMPLE_RATE", &SAMPLE_RATE);
+    read_number(c"ALLOC_PROBE_MAX_STACKS", &MAX_STACKS);
     match MODE.compare_exchange(UNSET, mode.code(), Relaxed, Relaxed) {
         Ok(_) => mode.code(),
         Err(other) => other,
@@ -151,6 +153,12 @@ pub(crate) fn stack_limit() -> u64 {
 #[inline]
 pub(crate) fn sample_rate() -> u64 {
     SAMPLE_RATE.load(Relaxed)
+}
+
+/// The most unique stacks kept (`ALLOC_PROBE_MAX_STACKS`, default: as many as memory holds).
+#[inline]
+pub(crate) fn max_stacks() -> u64 {
+    MAX_STACKS.load(Relaxed)
 }
 
 /// The mode in force, if a `Probe` has fixed it yet.

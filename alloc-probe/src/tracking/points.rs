@@ -10,13 +10,14 @@
 //! sampled block weighs `1/p` in units of [`UNIT_SAMPLED`], which makes the sums unbiased
 //! (Horvitz–Thompson) estimates.
 
-use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 
 use super::arena::Arena;
 use super::capture::{Captured, Hash};
 use super::index::Index;
 use super::tree::{self, Trail};
 use crate::counters::{peak, Access, Counter};
+use crate::sys::{env, settings};
 
 /// Weight of one block in `full` mode.
 pub(crate) const UNIT_FULL: u64 = 1;
@@ -203,11 +204,14 @@ pub(crate) fn count() -> u32 {
 }
 
 /// The id of the point of stack `c`, adding it (and its new call-tree nodes) if new; 0 if
-/// there is no room.
+/// there is no room (`ALLOC_PROBE_MAX_STACKS` reached, or no memory).
 pub(crate) fn intern(c: &Captured, trail: &mut Trail) -> u32 {
     let same = |id: u32| POINTS.at(id).hash == c.hash;
     if let Some(id) = BY_HASH.find(c.hash.0, same) {
         return id;
+    }
+    if u64::from(count()) >= settings::max_stacks() {
+        return 0;
     }
     let leaf = tree::leaf(&c.ips[..=c.len], &c.frames[..c.len], c.truncated, trail);
     if leaf == 0 {
@@ -237,6 +241,32 @@ fn add(hash: Hash, leaf: u32) -> u32 {
     } else {
         0
     }
+}
+
+/// Blocks, and their bytes (both weighted), that were counted but lost their site because
+/// there was no room: for their stack in the table of points, or for their record in the
+/// side table.
+static UNSITED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static SAID: AtomicBool = AtomicBool::new(false);
+
+/// Counts a block of `size` bytes and weight `w` that has no site for want of room, and says
+/// so on stderr the first time (without allocating: this is the allocator path).
+#[cold]
+pub(crate) fn unsited(size: usize, w: u64) {
+    UNSITED[0].fetch_add(w, Relaxed);
+    UNSITED[1].fetch_add((size as u64).saturating_mul(w), Relaxed);
+    if !SAID.swap(true, Relaxed) {
+        env::warn(&[
+            b"alloc-probe: no room for more allocation stacks (ALLOC_PROBE_MAX_STACKS, \
+            or memory): blocks from new stacks count in the totals, without a site; the \
+            report says how many\n",
+        ]);
+    }
+}
+
+/// The blocks and bytes (weighted) counted without a site for want of room.
+pub(crate) fn unsited_total() -> (u64, u64) {
+    (UNSITED[0].load(Relaxed), UNSITED[1].load(Relaxed))
 }
 
 /// Entries of a thread's [`Recent`]: a power of two.
