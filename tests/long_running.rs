@@ -1,6 +1,7 @@
 //! Verdicts in a process that has run for weeks: past 2^24 tracked calls on a thread and
 //! 2^24 threads (what the block records of earlier versions kept), a block is still matched to
-//! its own call and its own thread. One test in this binary, so that no other test starts
+//! its own call and its own thread, and calls still find their blocks where the invocation
+//! numbers pass the 56 bits a block's record keeps. One test in this binary, so that no other test starts
 //! threads while it counts them.
 
 use std::hint::black_box;
@@ -14,6 +15,12 @@ static ALLOC: alloc_probe::Probe = alloc_probe::Probe::system();
 fn replace(keep: &mut Option<Box<[u8; 24]>>) {
     drop(keep.take());
     *keep = Some(black_box(Box::new([5u8; 24])));
+}
+
+/// Frees its own block before it returns: non-escaping, by its invocation number.
+#[track_allocs]
+fn own_block() {
+    drop(black_box(Box::new([7u8; 40])));
 }
 
 #[inline(never)]
@@ -51,4 +58,14 @@ fn counters_past_24_bits_keep_calls_and_threads_apart() {
     let s = r.site(file!(), line).expect("the old thread's site");
     assert_eq!((s.allocs, s.freed_elsewhere), (1, 1), "{s:#?}");
     assert_eq!(s.escaped, 1, "{s:#?}");
+
+    // Across the 56 bits a block's record keeps of its call's number: calls on either side
+    // of the wrap still find their own blocks.
+    alloc_probe::testing::skip((1 << 56) - 8, 0);
+    for _ in 0..16 {
+        own_block();
+    }
+    let r = alloc_probe::report();
+    let f = r.function("own_block").unwrap();
+    assert_eq!((f.calls, f.non_escaping, f.escaped), (16, 16, 0), "{f:#?}");
 }

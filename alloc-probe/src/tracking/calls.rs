@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::functions::{self, Figures, FnInfo, FnTable};
+use super::header::INVOCATION_BITS;
 
 /// The next block of invocation numbers to hand out (0 stands for "no call").
 static INVOCATIONS: AtomicU64 = AtomicU64::new(1);
@@ -89,13 +90,14 @@ impl Calls {
         self.frames[self.depth - 1].index
     }
 
-    /// The running call with this invocation number, if it is still running.
+    /// The running call with this invocation number as a record keeps it, if it is still
+    /// running.
     #[inline]
     pub(crate) fn find(&self, invocation: u64) -> Option<&Call> {
         self.frames[..self.depth]
             .iter()
             .rev()
-            .find(|f| f.invocation == invocation)
+            .find(|f| f.invocation & INVOCATION_BITS == invocation)
     }
 
     /// Remembers an allocation's stack in every running budgeted call.

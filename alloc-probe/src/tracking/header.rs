@@ -13,6 +13,9 @@ pub(crate) const HEADER: usize = 24;
 const F_IGNORED: u64 = 1;
 const F_GROWN: u64 = 4;
 const LOW56: u64 = (1 << 56) - 1;
+/// The bits of a tracked call's invocation number that a record keeps: a free finds its
+/// block's call by these (two running calls 2^56 numbers apart cannot be).
+pub(crate) const INVOCATION_BITS: u64 = LOW56;
 
 /// A record as the side table keeps it: the header's three words and the block's weight.
 pub(crate) type Record = [u64; 4];
