@@ -578,8 +578,9 @@ fn fork(s: Scale) {
     );
 }
 
-/// One block at the end of a path of `bits` calls, each from one of two call sites as the
-/// bits of `path` say: 2^bits distinct stacks.
+/// `blocks` blocks at the end of a path of `bits` calls, each through `zero` or `one` as the
+/// bits of `path` say: 2^bits distinct stacks. Two functions, not two calls of one: an
+/// optimiser merges two calls alike into one, and a call in tail position leaves no frame.
 #[inline(never)]
 fn descend(bits: u32, path: u64, blocks: u32) -> u64 {
     if bits == 0 {
@@ -587,12 +588,21 @@ fn descend(bits: u32, path: u64, blocks: u32) -> u64 {
             .map(|i| *black_box(Box::new(u64::from(i))))
             .sum();
     }
-    let r = if path & 1 == 0 {
-        black_box(descend(bits - 1, path >> 1, blocks))
+    if path & 1 == 0 {
+        zero(bits - 1, path >> 1, blocks)
     } else {
-        black_box(descend(bits - 1, path >> 1, blocks)) + 1
-    };
-    black_box(r)
+        one(bits - 1, path >> 1, blocks)
+    }
+}
+
+#[inline(never)]
+fn zero(bits: u32, path: u64, blocks: u32) -> u64 {
+    black_box(descend(bits, path, blocks))
+}
+
+#[inline(never)]
+fn one(bits: u32, path: u64, blocks: u32) -> u64 {
+    black_box(descend(bits, path, blocks)) ^ 1
 }
 
 /// The blocks of the leaf of `descend`, by stack, and in all.
