@@ -39,6 +39,10 @@ fn inner_exit(kept: Vec<String>) {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "on Windows, std::process::exit ends the process without the report at exit"
+)]
 fn a_call_running_at_exit_counts_as_running() {
     if std::env::var_os(CHILD).is_some() {
         for n in 0..51 {

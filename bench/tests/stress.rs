@@ -96,6 +96,7 @@ struct Scale {
     threads: usize,
     secs: f64,
     churn: usize,
+    #[cfg_attr(not(unix), allow(dead_code))]
     forks: usize,
     /// Distinct stacks of the stacks attack: 2^stack_bits.
     stack_bits: u32,
