@@ -7,6 +7,12 @@ use std::hint::black_box;
 mod refusing;
 use refusing::Refusing;
 
+#[cfg(unix)]
+#[path = "support/wait.rs"]
+mod wait;
+#[cfg(unix)]
+use wait::wait_for;
+
 #[global_allocator]
 static ALLOC: alloc_probe::Probe<Refusing> = alloc_probe::Probe::new(Refusing);
 
@@ -60,30 +66,6 @@ fn fork_child_keeps_counting() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     busy.join().unwrap();
-}
-
-/// Waits for child `pid` for at most `secs` seconds; kills it and returns `None` past that.
-#[cfg(unix)]
-fn wait_for(pid: libc::pid_t, secs: u64) -> Option<libc::c_int> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        let mut status = 0;
-        // SAFETY: polls our own child.
-        match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
-            0 if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(5))
-            }
-            0 => {
-                // SAFETY: our own child, hung; reaped right after.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                return None;
-            }
-            _ => return Some(status),
-        }
-    }
 }
 
 #[cfg(unix)]

@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 
 use stats_alloc::StatsAlloc;
 
+#[cfg(unix)]
+#[path = "../../tests/support/wait.rs"]
+mod wait;
+#[cfg(unix)]
+use wait::wait_for;
+
 /// `stats_alloc` over System, refusing one request in `REFUSE_EVERY` on threads that asked
 /// for refusals (those never reach `stats_alloc`).
 struct Flaky;
@@ -507,28 +513,6 @@ fn churn(s: Scale) {
         rss.get(1).copied().unwrap_or(0) >> 20,
         rss.last().copied().unwrap_or(0) >> 20
     );
-}
-
-/// Waits for child `pid` for at most `secs` seconds; kills it and returns `None` past that.
-#[cfg(unix)]
-fn wait_for(pid: libc::pid_t, secs: u64) -> Option<libc::c_int> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let mut status = 0;
-        // SAFETY: polls our own child.
-        match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
-            0 if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            0 => {
-                // SAFETY: our own child, hung; reaped right after.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                return None;
-            }
-            _ => return Some(status),
-        }
-    }
 }
 
 /// Forks while one thread allocates and another builds reports; each child allocates,
