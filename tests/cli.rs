@@ -466,13 +466,13 @@ fn reports_past_the_size_limit_fail_in_one_line() {
     assert!(err.contains("larger than the 40000 B limit"), "{err}");
 }
 
-/// A device and a pipe, which never end: read up to the limit, then refused.
+/// A device and a pipe, which never end: a device of zeros is refused at its first byte,
+/// which no report starts with; a pipe of spaces is read up to the limit, then refused.
 #[cfg(unix)]
 #[test]
 fn endless_inputs_stop_at_the_limit() {
     use std::io::Write;
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
 
     alloc_probe::set_exit_report(false);
     // Under a 1 GiB address space: a reader without a bound fails on its own, not the machine.
@@ -484,19 +484,14 @@ fn endless_inputs_stop_at_the_limit() {
             .args(args);
         c
     };
-    let start = Instant::now();
-    let o = bounded(&["top", "/dev/zero", "--max-input-size", "1M"])
-        .output()
-        .unwrap();
+    let o = bounded(&["top", "/dev/zero"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert_eq!(
-        stderr(&o),
-        "alloc-probe: /dev/zero: larger than the 1 MiB limit; raise it with --max-input-size\n"
-    );
+    let err = stderr(&o);
     assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        start.elapsed()
+        err.starts_with("alloc-probe: /dev/zero: not valid JSON (")
+            && err.contains("column 1)")
+            && err.lines().count() == 1,
+        "{err}"
     );
 
     let mut child = bounded(&["top", "/dev/stdin", "--max-input-size", "64K"])

@@ -121,7 +121,24 @@ fn bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
         // failure to grow.
         let _ = text.try_reserve_exact(s.saturating_add(1));
     }
-    file.take(limit.saturating_add(1)).read_to_end(&mut text)?;
+    let mut input = file.take(limit.saturating_add(1));
+    // A report starts with `{`: input that starts otherwise (a device of zeros, a binary
+    // file) is read no further than its first bytes, which the parser then refuses.
+    let mut first = [0u8; 4096];
+    loop {
+        let n = match input.read(&mut first) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r?,
+        };
+        text.extend_from_slice(&first[..n]);
+        match text.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => break,
+            Some(_) => return Ok(Some(text)),
+            None if n == 0 => break,
+            None => {}
+        }
+    }
+    input.read_to_end(&mut text)?;
     Ok((text.len() as u64 <= limit).then_some(text))
 }
 
