@@ -83,6 +83,7 @@ impl<A: GlobalAlloc> Probe<A> {
             defaults: Defaults {
                 mode: Mode::Full,
                 sample_rate: 512 * 1024,
+                max_stacks: u64::MAX,
                 inner_name: std::any::type_name::<A>,
             },
             entries: Entries {
@@ -111,6 +112,16 @@ impl<A: GlobalAlloc> Probe<A> {
     /// (default 524288, like Go); `ALLOC_PROBE_SAMPLE_RATE` still overrides it.
     pub const fn with_sample_rate(mut self, bytes: u64) -> Probe<A> {
         self.defaults.sample_rate = if bytes == 0 { 1 } else { bytes };
+        self
+    }
+
+    /// The same probe keeping at most `stacks` unique allocation stacks (default: as many as
+    /// memory holds), which bounds its tracking memory in a long-running process. Blocks from
+    /// stacks past it count in the totals without a site; the report's
+    /// `tracking.unsited_blocks` and one line on stderr say so. `ALLOC_PROBE_MAX_STACKS`
+    /// still overrides it.
+    pub const fn with_max_stacks(mut self, stacks: u64) -> Probe<A> {
+        self.defaults.max_stacks = stacks;
         self
     }
 

@@ -50,6 +50,8 @@ impl Mode {
 pub(crate) struct Defaults {
     pub mode: Mode,
     pub sample_rate: u64,
+    /// The most unique stacks kept (`u64::MAX`: no limit but memory).
+    pub max_stacks: u64,
     /// The inner allocator's type name, to tell whether jemalloc's figures are ours.
     pub inner_name: fn() -> &'static str,
 }
@@ -114,6 +116,7 @@ pub(crate) fn fix(defaults: Defaults) -> u8 {
     }
     let default = defaults.mode;
     SAMPLE_RATE.store(defaults.sample_rate, Relaxed);
+    MAX_STACKS.store(defaults.max_stacks, Relaxed);
     INNER_IS_JEMALLOC.store((defaults.inner_name)().contains("Jemalloc"), Relaxed);
     let mode = match env::var(c"ALLOC_PROBE_MODE") {
         None | Some(b"") => default,
