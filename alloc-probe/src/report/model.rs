@@ -86,7 +86,8 @@ pub struct TrackingCost {
     /// Unique stacks.
     pub stacks: u64,
     /// Blocks counted in the totals without a site, because their stack found no room in the
-    /// table (`ALLOC_PROBE_MAX_STACKS` reached, or no memory), and their bytes. Sites' counts
+    /// table (the limit of `ALLOC_PROBE_MAX_STACKS` or `Probe::with_max_stacks` reached, or
+    /// no memory), and their bytes. Sites' counts
     /// stay exact for the stacks kept. Estimates in `sampled` mode.
     #[serde(default)]
     pub unsited_blocks: u64,

@@ -111,8 +111,9 @@ pub(crate) fn write(r: &Report, f: &mut impl Write, detail: Detail) -> fmt::Resu
     if r.tracking.unsited_blocks > 0 {
         writeln!(
             f,
-            "  no site: {} blocks ({}) from stacks that found no room (ALLOC_PROBE_MAX_STACKS, \
-             or memory); in the totals, not in the tables",
+            "  no site: {} blocks ({}) from stacks that found no room (the limit of \
+             ALLOC_PROBE_MAX_STACKS or Probe::with_max_stacks, or memory); in the totals, not \
+             in the tables",
             thousands(r.tracking.unsited_blocks),
             Bytes(r.tracking.unsited_bytes)
         )?;

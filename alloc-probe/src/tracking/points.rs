@@ -204,7 +204,7 @@ pub(crate) fn count() -> u32 {
 }
 
 /// The id of the point of stack `c`, adding it (and its new call-tree nodes) if new; 0 if
-/// there is no room (`ALLOC_PROBE_MAX_STACKS` reached, or no memory).
+/// there is no room (the most stacks kept reached, or no memory).
 pub(crate) fn intern(c: &Captured, trail: &mut Trail) -> u32 {
     let same = |id: u32| POINTS.at(id).hash == c.hash;
     if let Some(id) = BY_HASH.find(c.hash.0, same) {
@@ -243,9 +243,8 @@ fn add(hash: Hash, leaf: u32) -> u32 {
     }
 }
 
-/// Blocks, and their bytes (both weighted), that were counted but lost their site because
-/// there was no room: for their stack in the table of points, or for their record in the
-/// side table.
+/// Blocks, and their bytes (both weighted), that were counted without a site because their
+/// stack found no room in the table of points.
 static UNSITED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 static SAID: AtomicBool = AtomicBool::new(false);
 
@@ -257,9 +256,9 @@ pub(crate) fn unsited(size: usize, w: u64) {
     UNSITED[1].fetch_add((size as u64).saturating_mul(w), Relaxed);
     if !SAID.swap(true, Relaxed) {
         env::warn(&[
-            b"alloc-probe: no room for more allocation stacks (ALLOC_PROBE_MAX_STACKS, \
-            or memory): blocks from new stacks count in the totals, without a site; the \
-            report says how many\n",
+            b"alloc-probe: no room for more allocation stacks (the limit of \
+            ALLOC_PROBE_MAX_STACKS or Probe::with_max_stacks, or memory): blocks from new \
+            stacks count in the totals, without a site; the report says how many\n",
         ]);
     }
 }
