@@ -35,10 +35,11 @@ fn setting() -> Option<Option<Detail>> {
         Ok("full") => Some(Some(Detail::Full)),
         Ok("summary") | Ok("") | Err(_) => Some(Some(Detail::Summary)),
         Ok(other) => {
-            eprintln!(
-                "alloc-probe: ALLOC_PROBE_REPORT={other} is not one of off, file, summary, \
-                 full; using summary"
-            );
+            env::warn(&[
+                b"alloc-probe: ALLOC_PROBE_REPORT=",
+                other.as_bytes(),
+                b" is not one of off, file, summary, full; using summary\n",
+            ]);
             Some(Some(Detail::Summary))
         }
     }

@@ -1,6 +1,7 @@
 //! Fork safety: every lock the allocator path takes is taken around `fork`, so that a child
 //! never inherits a table half-updated by another thread, or a lock held by a thread it lacks;
-//! so is the one around symbol resolution, so that a child can build a report.
+//! so is the one around alloc-probe's symbol resolution, so that a child can build a report
+//! (unless the program itself was inside the `backtrace` crate on another thread).
 
 use crate::counters::{peak, solo};
 use crate::report::symbols;

@@ -124,14 +124,15 @@ fn bounded(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut input = file.take(limit.saturating_add(1));
     // A report starts with `{`: input that starts otherwise (a device of zeros, a binary
     // file) is read no further than its first bytes, which the parser then refuses.
-    let mut first = [0u8; 4096];
+    let mut chunk = [0u8; 4096];
     loop {
-        let n = match input.read(&mut first) {
+        let n = match input.read(&mut chunk) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             r => r?,
         };
-        text.extend_from_slice(&first[..n]);
-        match text.iter().find(|b| !b.is_ascii_whitespace()) {
+        text.extend_from_slice(&chunk[..n]);
+        // Only the new bytes: all before them were whitespace.
+        match chunk[..n].iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => break,
             Some(_) => return Ok(Some(text)),
             None if n == 0 => break,

@@ -3,37 +3,43 @@
 //! inlined into a release build still reports the user's line (given line tables:
 //! `debug = "line-tables-only"` or more; `debug = "limited"` adds the functions' full paths).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::names::plain_fn;
-use crate::sys::spin::SpinLock;
 use crate::sys::unwind;
 
 /// Held around each call into `backtrace`, whose own lock a child of `fork` would inherit
 /// held, forever, if another thread was resolving then: `fork` takes this one first (see
-/// `process::fork`), so no thread is inside `backtrace` when it runs.
-static RESOLVING: SpinLock = SpinLock::new();
+/// `process::fork`), so that none of alloc-probe's threads is inside `backtrace` when it runs.
+/// A mutex, not a spin lock: a first resolution parses debug info for a while, and allocates.
+static RESOLVING: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// The guard the thread calling `fork` holds from before the fork to after it.
+    static HELD: RefCell<Option<MutexGuard<'static, ()>>> = const { RefCell::new(None) };
+}
+
+/// [`RESOLVING`], also after a panic inside `backtrace` (it guards no data).
+fn resolving() -> MutexGuard<'static, ()> {
+    RESOLVING.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Takes [`RESOLVING`] before `fork`.
 pub(crate) fn lock_for_fork() {
-    RESOLVING.lock();
+    let held = resolving();
+    let _ = HELD.try_with(|h| *h.borrow_mut() = Some(held));
 }
 
-/// Releases it after `fork`, in the parent and in the child.
+/// Releases it after `fork`, in the parent and in the child (the thread that forked).
 pub(crate) fn unlock_after_fork() {
-    RESOLVING.unlock();
+    let _ = HELD.try_with(|h| h.borrow_mut().take());
 }
 
-/// `backtrace::resolve`, under [`RESOLVING`] (released even if it panics).
+/// `backtrace::resolve`, under [`RESOLVING`].
 fn resolve_at(addr: *mut std::ffi::c_void, f: impl FnMut(&backtrace::Symbol)) {
-    struct Held;
-    impl Drop for Held {
-        fn drop(&mut self) {
-            RESOLVING.unlock();
-        }
-    }
-    RESOLVING.lock();
-    let _held = Held;
+    let _held = resolving();
     backtrace::resolve(addr, f);
 }
 

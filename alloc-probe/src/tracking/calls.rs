@@ -155,8 +155,12 @@ impl Calls {
                 },
             );
             callee = incl;
-            // The enclosing call's scope had this high-water when this call opened.
-            high = high.max(f.saved_high_water);
+            // The enclosing call's scope had this high-water when this call opened (signed,
+            // as `Tally::end_high_water` compares: a thread's net goes below zero when it
+            // frees other threads' blocks).
+            if (f.saved_high_water as i64) > (high as i64) {
+                high = f.saved_high_water;
+            }
         }
     }
 
@@ -179,6 +183,10 @@ impl Calls {
         }
         let n = self.next_invocation;
         self.next_invocation += 1;
+        if n & INVOCATION_BITS == 0 {
+            // A record would keep it as 0, "no call".
+            return self.next_invocation();
+        }
         n
     }
 

@@ -225,8 +225,13 @@ pub(crate) fn intern(c: &Captured, trail: &mut Trail) -> u32 {
     id
 }
 
-/// Adds a point; the caller holds the tree's lock and has checked it is absent.
+/// Adds a point; the caller holds the tree's lock and has checked it is absent. Checks the
+/// most stacks kept again, under the lock, so that threads racing past [`intern`]'s early
+/// check cannot add more.
 fn add(hash: Hash, leaf: u32) -> u32 {
+    if u64::from(count()) >= settings::max_stacks() {
+        return 0;
+    }
     let Some((id, p)) = POINTS.add() else {
         return 0;
     };
