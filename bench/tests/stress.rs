@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use stats_alloc::StatsAlloc;
 
+#[path = "../../tests/support/paths.rs"]
+mod paths;
+use paths::{descend, leaf_stacks};
+
 #[cfg(unix)]
 #[path = "../../tests/support/wait.rs"]
 mod wait;
@@ -561,46 +565,6 @@ fn fork(s: Scale) {
         "{} forks beside an allocating and a reporting thread: none hung",
         s.forks
     );
-}
-
-/// `blocks` blocks at the end of a path of `bits` calls, each through `zero` or `one` as the
-/// bits of `path` say: 2^bits distinct stacks. Two functions, not two calls of one: an
-/// optimiser merges two calls alike into one, and a call in tail position leaves no frame.
-#[inline(never)]
-fn descend(bits: u32, path: u64, blocks: u32) -> u64 {
-    if bits == 0 {
-        return (0..blocks)
-            .map(|i| *black_box(Box::new(u64::from(i))))
-            .sum();
-    }
-    if path & 1 == 0 {
-        zero(bits - 1, path >> 1, blocks)
-    } else {
-        one(bits - 1, path >> 1, blocks)
-    }
-}
-
-#[inline(never)]
-fn zero(bits: u32, path: u64, blocks: u32) -> u64 {
-    black_box(descend(bits, path, blocks))
-}
-
-#[inline(never)]
-fn one(bits: u32, path: u64, blocks: u32) -> u64 {
-    black_box(descend(bits, path, blocks)) ^ 1
-}
-
-/// The blocks of the leaf of `descend`, by stack, and in all.
-fn leaf_stacks(r: &alloc_probe::Report) -> Vec<u64> {
-    r.stacks
-        .iter()
-        .filter(|s| {
-            r.frames_of(s)
-                .get(s.site)
-                .is_some_and(|f| f.function.contains("descend"))
-        })
-        .map(|s| s.allocs)
-        .collect()
 }
 
 /// 2^`bits` distinct stacks (a million in the full run): every one kept, with its block.
