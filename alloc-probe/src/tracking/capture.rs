@@ -14,24 +14,47 @@ use crate::sys::env;
 use crate::sys::stack::{stack_pointer, FRAME_POINTERS};
 use crate::sys::unwind::{self, Rules};
 
-/// A captured stack.
+/// Records a stack holds at most: [`MAX_FRAMES`] frames and the allocator entry's.
+const LEVELS: usize = MAX_FRAMES + 1;
+
+/// A captured stack, as the frame records a walk read, outermost first.
 ///
-/// `ips[0..=len]` are return addresses, leaf first; `ips[i]` lies in function `H_i`.
-/// `frames[i]` (for `i < len`) is the frame address of `H_i`, as an offset below the thread's
-/// stack top, and the return address saved in that frame is `ips[i + 1]`: `H_i` is still
-/// running iff the word at `frames[i] + 8` still holds `ips[i + 1]`.
+/// Record `r` sits at `addr[r]`, in the frame of a function that function `G_r` called. It
+/// holds the address of `G_r`'s own record (`saved[r]`, which is `addr[r - 1]`) and the
+/// return address into `G_r` (`ips[r]`). `rels[r]` is `G_r`'s record as an offset below the
+/// thread's stack top (for the frame test: `G_r` still runs while that record still holds
+/// `ips[r - 1]`); 0 for the outermost record, whose `G` has no record known. The innermost
+/// record is the allocator entry's own, so `ips[depth - 1]` lies in the function that
+/// allocated.
+///
+/// A walk keeps what it read for the next one on the thread, which reads only as much of the
+/// stack afresh as differs (see [`capture`]).
 pub(crate) struct Captured {
-    pub len: usize,
-    pub ips: [usize; MAX_FRAMES + 1],
-    pub frames: [u32; MAX_FRAMES],
+    /// Records held.
+    pub depth: usize,
+    pub ips: [usize; LEVELS],
+    pub rels: [u32; LEVELS],
+    addr: [usize; LEVELS],
+    saved: [usize; LEVELS],
+    /// The hash's state after each record, outermost first.
+    states: [Hash; LEVELS],
     /// Whether the walk reached the outermost frame (rather than a depth limit or a function
     /// without frame pointers).
     pub complete: bool,
     /// Whether the walk stopped at [`MAX_FRAMES`] with frames left.
     pub truncated: bool,
-    /// A 128-bit hash of `len`, `ips`, `frames` and `truncated` (see [`Hash`]): what
-    /// identifies the stack's program point on the allocator path.
+    /// A 128-bit hash of the records' return addresses and offsets, `depth` and `truncated`
+    /// (see [`Hash`]): what identifies the stack's program point on the allocator path.
     pub hash: Hash,
+    /// The stack top of the thread whose frame walk this was, if it can guide the next one;
+    /// 0 if it cannot (the unwinder's stack, a cut one, or none).
+    guide: usize,
+    /// Whether the outermost record's first word was read (a walk that ends at a null return
+    /// address does not read it).
+    outer_read: bool,
+    /// The records of a walk's new part, innermost first: address, first word, return address
+    /// (the unwinder's stack: 0, offset, return address).
+    fresh: [(usize, usize, usize); LEVELS],
 }
 
 /// Whether `fp` can be read as a frame record inside `[lo, hi)`.
@@ -40,14 +63,19 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
     fp >= lo && fp.is_multiple_of(std::mem::align_of::<usize>()) && fp.saturating_add(16) <= hi
 }
 
-/// Captures the stack from the frame record at `start` outwards: `ips[0]` is the return
-/// address saved there. The allocator path passes its entry function's frame, so the walk does
+/// Captures the stack from the frame record at `start` outwards: the innermost record is the
+/// one at `start`. The allocator path passes its entry function's frame, so the walk does
 /// not step through alloc-probe's own frames (reports drop them by symbol anyway).
 /// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
 /// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
 ///
-/// The hash is computed as the walk goes, which costs no time it would wait for anyway: each
-/// step waits for the load of the next frame's address, longer than a hash step takes.
+/// `out` holds the thread's last stack. Where the walk comes to a record that stack also
+/// passed through, at the same address, it compares the rest of that stack's records with
+/// what the stack holds now, word for word, out to its outermost: the addresses are known
+/// beforehand, so those loads do not wait on each other, and if every word is the same the
+/// stack from there out is the same one (each record's first word is the next record's
+/// address), with the same hash so far. Only the new inner part is then hashed and stored.
+/// Otherwise the walk goes on reading, as if it had not looked.
 ///
 /// The outermost frame is not always marked: the main thread's `main` is called by C code
 /// that leaves the frame-pointer register as it pleases, so its walks end in a word that is
@@ -64,11 +92,6 @@ pub(crate) fn capture(
     out: &mut Captured,
     rules: &mut Rules,
 ) {
-    let mut fp = start;
-    let mut n = 0;
-    out.complete = false;
-    out.truncated = false;
-    out.len = 0;
     // Without frame pointers in this build the register may hold any stack address, and a
     // walk from it would read locals as return addresses (see `build.rs`).
     if !FRAME_POINTERS {
@@ -78,51 +101,140 @@ pub(crate) fn capture(
     // from a register that holds no frame pointer (a build without them): the unwinder then
     // captures the stack, the slow way. (`first_live` goes without this test, which it would
     // pay on every free: its walk stays within the thread's stack bounds all the same.)
-    if !valid(fp, lo, hi) || fp < stack_pointer() {
+    if !valid(start, lo, hi) || start < stack_pointer() {
         return unwound(start, lo, hi, out, rules);
     }
-    // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
-    // word-aligned, with 16 bytes left.
-    let ip0 = unsafe { *((fp + 8) as *const usize) };
-    out.ips[0] = ip0;
-    let mut h = Hash::start(ip0);
     // A record at `next` is readable when `fp < next <= top` and `next` is word-aligned: above
     // the last one (so at least `lo`), and 16 bytes below the stack's end.
     let top = hi - 16;
-    // Each step: `ips[n]` lies in the caller of the frame at `fp`, whose frame is at `next`.
-    while n < MAX_FRAMES {
-        // SAFETY: as above; `fp` is re-validated before each step.
+    // The last stack's records `0..q`, outermost first, hold what they held.
+    let q = if out.guide == hi {
+        unchanged(out, start)
+    } else {
+        0
+    };
+    out.guide = 0;
+    // `out.addr[p - 1]` is the innermost of those records not below `fp` (both stacks'
+    // addresses ascend outwards).
+    let mut p = q;
+    let mut fp = start;
+    // SAFETY: `fp` lies within this thread's live stack, above the stack pointer,
+    // word-aligned, with 16 bytes left.
+    let mut ip = unsafe { *((fp + 8) as *const usize) };
+    let mut m = 0;
+    let (mut complete, mut read) = (false, true);
+    // The last stack's record where the walk joined it, if it did.
+    let joined = loop {
+        while p > 0 && out.addr[p - 1] < fp {
+            p -= 1;
+        }
+        if p > 0 && out.addr[p - 1] == fp && p + m < LEVELS {
+            break Some(p - 1);
+        }
+        out.fresh[m] = (fp, 0, ip);
+        m += 1;
+        if m == LEVELS {
+            break None;
+        }
+        // SAFETY: `fp` was validated as a frame record address.
         let next = unsafe { *(fp as *const usize) };
+        out.fresh[m - 1].1 = next;
         if next == 0 {
-            out.complete = true; // the outermost frame has no caller record
-            break;
+            complete = true; // the outermost frame has no caller record
+            break None;
         }
         if next <= fp || next > top || next % 8 != 0 {
-            break;
+            break None;
         }
-        // SAFETY: `next` was just checked to be a valid frame record address.
-        let next_ra = unsafe { *((next + 8) as *const usize) };
-        let rel = (hi - next) as u32;
-        out.frames[n] = rel;
-        out.ips[n + 1] = next_ra;
-        h = h.step(next_ra, rel);
-        n += 1;
         fp = next;
-        if next_ra == 0 {
-            out.complete = true;
-            break;
+        // SAFETY: `next` was just checked to be a valid frame record address.
+        ip = unsafe { *((fp + 8) as *const usize) };
+        if ip == 0 {
+            out.fresh[m] = (fp, 0, 0);
+            m += 1;
+            (complete, read) = (true, false);
+            break None;
         }
-    }
-    out.len = n;
-    // SAFETY: `fp` is the last frame record validated in the loop.
-    out.truncated = n == MAX_FRAMES && !out.complete && unsafe { *(fp as *const usize) } != 0;
+    };
+    let (kept, truncated) = match joined {
+        // From there out the stack is the last one, which was not cut.
+        Some(j) => {
+            (fp, complete, read) = (out.addr[0], out.complete, out.outer_read);
+            (j + 1, false)
+        }
+        // SAFETY: `fp` is the last frame record validated.
+        None => (
+            0,
+            m == LEVELS && !complete && unsafe { *(fp as *const usize) } != 0,
+        ),
+    };
     // `fp` is now the outermost frame reached.
-    if fp >= *bottom || n == MAX_FRAMES {
+    if fp >= *bottom || m == LEVELS {
         *bottom = (*bottom).max(fp);
-    } else if !out.complete && unwound_from(Some(start), lo, hi, out, rules) {
+    } else if !complete && unwound_from(Some(start), lo, hi, out, rules) {
         return; // (without an unwinder, the walk's stack stands)
     }
-    out.hash = h.finish(n, out.truncated);
+    out.depth = kept;
+    settle(out, m, hi, complete, truncated);
+    out.outer_read = read;
+    if !truncated {
+        out.guide = hi;
+    }
+}
+
+/// How many of the last stack's records, from the outermost in, hold what they held: every
+/// word it read of them is the same now. Each record's first word is the next one's
+/// address, so the loads need not wait for each other. Records below `start` are not on the
+/// current stack, and not read.
+#[inline(always)]
+fn unchanged(out: &Captured, start: usize) -> usize {
+    let mut q = 0;
+    while q < out.depth {
+        let a = out.addr[q];
+        if a < start {
+            break;
+        }
+        // SAFETY: `a` was validated as a record address by a walk of this thread's stack
+        // (the guide's stack top is this thread's), and lies between the current frame
+        // `start` and the stack top: live, mapped stack.
+        let (w0, w1) = unsafe { (*(a as *const usize), *((a + 8) as *const usize)) };
+        if w1 != out.ips[q] || ((q > 0 || out.outer_read) && w0 != out.saved[q]) {
+            break;
+        }
+        q += 1;
+    }
+    q
+}
+
+/// Puts the walk's `m` new records (`fresh`, innermost first) inside the `depth` records
+/// `out` keeps, and hashes them.
+#[inline(always)]
+fn settle(out: &mut Captured, m: usize, hi: usize, complete: bool, truncated: bool) {
+    let kept = out.depth;
+    let depth = kept + m;
+    let mut h = if kept == 0 {
+        Hash::SEED
+    } else {
+        out.states[kept - 1]
+    };
+    for r in kept..depth {
+        let (a, saved, ip) = out.fresh[depth - 1 - r];
+        out.addr[r] = a;
+        out.saved[r] = saved;
+        out.ips[r] = ip;
+        let rel = if r == 0 {
+            0
+        } else {
+            hi.wrapping_sub(saved) as u32
+        };
+        out.rels[r] = rel;
+        h = h.step(ip, rel);
+        out.states[r] = h;
+    }
+    out.depth = depth;
+    out.complete = complete;
+    out.truncated = truncated;
+    out.hash = h.finish(depth, truncated);
 }
 
 /// The stack the unwinder may use: it is not called with less left below the stack pointer.
@@ -146,27 +258,24 @@ fn unwound(start: usize, lo: usize, hi: usize, out: &mut Captured, rules: &mut R
         ]);
     }
     if !unwound_from(FRAME_POINTERS.then_some(start), lo, hi, out, rules) {
-        out.ips[0] = 0;
-        out.hash = hash(out);
+        out.guide = 0;
+        out.depth = 0;
+        out.fresh[0] = (0, hi, 0);
+        settle(out, 1, hi, false, false);
     }
 }
 
-/// A stack's 128-bit hash: two lanes, each a multiply-xor chain over the frames (a step
-/// takes less time than the walk's wait for the next frame), each finished with a full
-/// avalanche. The allocator path takes two stacks with the same hash for the same stack
+/// A stack's 128-bit hash: two lanes, each a multiply-xor chain over the records from the
+/// outermost in (so that a stack that shares its outer part with the last one starts from
+/// that part's state), each finished with a full avalanche. The allocator path takes two stacks with the same hash for the same stack
 /// without comparing their frames: two of a million distinct stacks share a hash with odds
 /// near 2^-88, against the frame-by-frame comparison's cost of a cache miss per frame.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct Hash(pub u64, pub u64);
 
 impl Hash {
-    #[inline(always)]
-    fn start(ip0: usize) -> Hash {
-        Hash(
-            ip0 as u64 ^ 0x243F_6A88_85A3_08D3,
-            (ip0 as u64).rotate_left(32),
-        )
-    }
+    /// The state before any record.
+    const SEED: Hash = Hash(0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344);
 
     #[inline(always)]
     fn step(self, ip: usize, rel: u32) -> Hash {
@@ -193,15 +302,6 @@ fn fmix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
-}
-
-/// The hash of a captured stack, as [`capture`] computes it.
-pub(crate) fn hash(c: &Captured) -> Hash {
-    let mut h = Hash::start(c.ips[0]);
-    for n in 0..c.len {
-        h = h.step(c.ips[n + 1], c.frames[n]);
-    }
-    h.finish(c.len, c.truncated)
 }
 
 /// The first index `k` such that frame `k` of the stack ending at call-tree node `leaf` is
@@ -288,11 +388,9 @@ fn unwound_from(
     if stack_pointer().saturating_sub(lo) < UNWIND_HEADROOM {
         return false;
     }
-    out.len = 0;
-    out.complete = false;
     // Two passes (this is the rare, slow path): the first finds out whether `start` is a
     // frame record on the chain.
-    out.truncated = false;
+    let mut truncated = false;
     let mut skip = Skip::Count(3);
     if let Some(start) = start {
         let mut found = false;
@@ -321,25 +419,26 @@ fn unwound_from(
             return true;
         }
         let n = kept;
-        if n > MAX_FRAMES {
-            out.truncated = true;
+        if n >= LEVELS {
+            truncated = true;
             return false;
         }
         if ip == 0 {
             return false;
         }
-        out.ips[n] = ip;
+        out.fresh[n] = (0, hi, ip);
         if n > 0 {
-            // The frame walk's convention is that `frames[n - 1]` is where the frame record
-            // of the function running `ips[n - 1]` sits, as an offset below the stack top;
-            // the record holds the return address `ips[n]`. That is the frame-pointer
+            // The frame walk's convention is that a record's offset is where the frame record
+            // of the function running its return address sits, below the stack top; that
+            // record holds the next return address out. That is the frame-pointer
             // register's value in that frame. A function without a frame record holds
             // something else there, which is not on the frame-pointer chain, so `first_live`
             // never takes it for a live frame; nor an unknown one (0), the stack's top.
-            out.frames[n - 1] = if record == 0 {
-                0 // the same for every thread, so that one stack stays one
+            // (As `settle` takes it, an offset of `hi - saved`.)
+            out.fresh[n - 1].1 = if record == 0 || record > hi {
+                hi // 0: the same for every thread, so that one stack stays one
             } else {
-                hi.saturating_sub(record) as u32
+                record
             };
         }
         record = fp;
@@ -349,12 +448,12 @@ fn unwound_from(
     let Some(complete) = walked else {
         return false;
     };
-    out.len = kept.saturating_sub(1);
-    out.complete = complete && !out.truncated;
-    out.hash = if kept == 0 {
-        Hash::default()
-    } else {
-        hash(out)
-    };
+    if kept == 0 {
+        out.fresh[0] = (0, hi, 0);
+        kept = 1;
+    }
+    out.guide = 0;
+    out.depth = 0;
+    settle(out, kept, hi, complete && !truncated, truncated);
     true
 }

@@ -213,7 +213,7 @@ pub(crate) fn intern(c: &Captured, trail: &mut Trail) -> u32 {
     if u64::from(count()) >= settings::max_stacks() {
         return 0;
     }
-    let leaf = tree::leaf(&c.ips[..=c.len], &c.frames[..c.len], c.truncated, trail);
+    let leaf = tree::leaf(&c.ips[..c.depth], &c.rels[..c.depth], c.truncated, trail);
     if leaf == 0 {
         return 0;
     }

@@ -105,11 +105,10 @@ pub(crate) struct Trail {
 }
 
 /// The node of a stack's innermost frame, adding what is new; 0 if there is no room. The
-/// stack is given as a walk captures it (see `capture::Captured`): return addresses `ips`,
-/// innermost first, and the frame record of each but the last (`frames`, one fewer);
-/// `truncated` if it was cut at the depth limit. `trail` is the thread's last trail, which
-/// this one replaces.
-pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, trail: &mut Trail) -> u32 {
+/// stack is given as a walk captures it (see `capture::Captured`): return addresses `ips`
+/// and frame offsets `rels`, outermost first; `truncated` if it was cut at the depth limit.
+/// `trail` is the thread's last trail, which this one replaces.
+pub(crate) fn leaf(ips: &[usize], rels: &[u32], truncated: bool, trail: &mut Trail) -> u32 {
     // Levels from the root: the `(truncated)` root first if cut, then the outermost frame.
     let root = usize::from(truncated);
     let depth = root + ips.len();
@@ -117,8 +116,7 @@ pub(crate) fn leaf(ips: &[usize], frames: &[u32], truncated: bool, trail: &mut T
         if d < root {
             (TRUNCATED, 0)
         } else {
-            let i = ips.len() - 1 - (d - root);
-            (ips[i], frames.get(i).copied().unwrap_or(0))
+            (ips[d - root], rels.get(d - root).copied().unwrap_or(0))
         }
     };
     // The levels shared with the last trail keep its nodes.
