@@ -20,8 +20,8 @@ const LEVELS: usize = MAX_FRAMES + 1;
 /// A captured stack, as the frame records a walk read, outermost first.
 ///
 /// Record `r` sits at `addr[r]`, in the frame of a function that function `G_r` called. It
-/// holds the address of `G_r`'s own record (`saved[r]`, which is `addr[r - 1]`) and the
-/// return address into `G_r` (`ips[r]`). `rels[r]` is `G_r`'s record as an offset below the
+/// holds the address of `G_r`'s own record (`addr[r - 1]`; for the outermost, `outer`) and
+/// the return address into `G_r` (`ips[r]`). `rels[r]` is `G_r`'s record as an offset below the
 /// thread's stack top (for the frame test: `G_r` still runs while that record still holds
 /// `ips[r - 1]`); 0 for the outermost record, whose `G` has no record known. The innermost
 /// record is the allocator entry's own, so `ips[depth - 1]` lies in the function that
@@ -35,7 +35,8 @@ pub(crate) struct Captured {
     pub ips: [usize; LEVELS],
     pub rels: [u32; LEVELS],
     addr: [usize; LEVELS],
-    saved: [usize; LEVELS],
+    /// The outermost record's first word, where a frame walk read it.
+    outer: usize,
     /// The hash's state after each record, outermost first.
     states: [Hash; LEVELS],
     /// Whether the walk reached the outermost frame (rather than a depth limit or a function
@@ -198,7 +199,8 @@ fn unchanged(out: &Captured, start: usize) -> usize {
         // (the guide's stack top is this thread's), and lies between the current frame
         // `start` and the stack top: live, mapped stack.
         let (w0, w1) = unsafe { (*(a as *const usize), *((a + 8) as *const usize)) };
-        if w1 != out.ips[q] || ((q > 0 || out.outer_read) && w0 != out.saved[q]) {
+        let saved = if q == 0 { out.outer } else { out.addr[q - 1] };
+        if w1 != out.ips[q] || ((q > 0 || out.outer_read) && w0 != saved) {
             break;
         }
         q += 1;
@@ -220,9 +222,9 @@ fn settle(out: &mut Captured, m: usize, hi: usize, complete: bool, truncated: bo
     for r in kept..depth {
         let (a, saved, ip) = out.fresh[depth - 1 - r];
         out.addr[r] = a;
-        out.saved[r] = saved;
         out.ips[r] = ip;
         let rel = if r == 0 {
+            out.outer = saved;
             0
         } else {
             hi.wrapping_sub(saved) as u32
