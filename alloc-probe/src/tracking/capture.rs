@@ -45,7 +45,7 @@ pub(crate) struct Captured {
     /// Whether the walk stopped at [`MAX_FRAMES`] with frames left.
     pub truncated: bool,
     /// A 128-bit hash of the records' return addresses and offsets, `depth` and `truncated`
-    /// (see [`Hash`]): what identifies the stack's program point on the allocator path.
+    /// (see [`Hash`](struct@Hash)): what identifies the stack's program point on the allocator path.
     pub hash: Hash,
     /// The stack top of the thread whose frame walk this was, if it can guide the next one;
     /// 0 if it cannot (the unwinder's stack, a cut one, or none).
@@ -54,7 +54,7 @@ pub(crate) struct Captured {
     /// address does not read it).
     outer_read: bool,
     /// The records of a walk's new part, innermost first: address, first word, return address
-    /// (the unwinder's stack: 0, offset, return address).
+    /// (the unwinder's: 0, the caller's record or `hi` where unknown, return address).
     fresh: [(usize, usize, usize); LEVELS],
 }
 
@@ -70,13 +70,13 @@ fn valid(fp: usize, lo: usize, hi: usize) -> bool {
 /// `lo..hi` are this thread's stack bounds; `bottom` is the outermost frame address this
 /// thread's walks have reached (0 at first), which a walk that stops sooner falls back from.
 ///
-/// `out` holds the thread's last stack. Where the walk comes to a record that stack also
-/// passed through, at the same address, it compares the rest of that stack's records with
-/// what the stack holds now, word for word, out to its outermost: the addresses are known
-/// beforehand, so those loads do not wait on each other, and if every word is the same the
-/// stack from there out is the same one (each record's first word is the next record's
-/// address), with the same hash so far. Only the new inner part is then hashed and stored.
-/// Otherwise the walk goes on reading, as if it had not looked.
+/// `out` holds the thread's last stack. The walk first finds how many of that stack's records,
+/// from the outermost in, still hold every word they held (see [`unchanged`]: their
+/// addresses are known, so those loads do not wait on each other). Then it walks from `start`
+/// outwards until it comes to one of them: from there out the stack is the last one (each
+/// record's first word is the next record's address), with the same hash so far, and only
+/// the records inside it are hashed and stored. A walk that comes to none reads on to the
+/// end, as if it had not looked.
 ///
 /// The outermost frame is not always marked: the main thread's `main` is called by C code
 /// that leaves the frame-pointer register as it pleases, so its walks end in a word that is
@@ -269,9 +269,10 @@ fn unwound(start: usize, lo: usize, hi: usize, out: &mut Captured, rules: &mut R
 
 /// A stack's 128-bit hash: two lanes, each a multiply-xor chain over the records from the
 /// outermost in (so that a stack that shares its outer part with the last one starts from
-/// that part's state), each finished with a full avalanche. The allocator path takes two stacks with the same hash for the same stack
-/// without comparing their frames: two of a million distinct stacks share a hash with odds
-/// near 2^-88, against the frame-by-frame comparison's cost of a cache miss per frame.
+/// that part's state), each finished with a full avalanche. The allocator path takes two
+/// stacks with the same hash for the same stack without comparing their frames: two of a
+/// million distinct stacks share a hash with odds near 2^-88, against the frame-by-frame
+/// comparison's cost of a cache miss per frame.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub(crate) struct Hash(pub u64, pub u64);
 
