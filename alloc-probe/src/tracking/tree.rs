@@ -106,7 +106,7 @@ pub(crate) struct Trail {
 
 /// The node of a stack's innermost frame, adding what is new; 0 if there is no room. The
 /// stack is given as a walk captures it (see `capture::Captured`): return addresses `ips`
-/// and frame offsets `rels`, outermost first; `truncated` if it was cut at the depth limit.
+/// and frame offsets `rels` (as many), outermost first; `truncated` if it was cut at the depth limit.
 /// `trail` is the thread's last trail, which this one replaces.
 pub(crate) fn leaf(ips: &[usize], rels: &[u32], truncated: bool, trail: &mut Trail) -> u32 {
     // Levels from the root: the `(truncated)` root first if cut, then the outermost frame.
@@ -116,7 +116,7 @@ pub(crate) fn leaf(ips: &[usize], rels: &[u32], truncated: bool, trail: &mut Tra
         if d < root {
             (TRUNCATED, 0)
         } else {
-            (ips[d - root], rels.get(d - root).copied().unwrap_or(0))
+            (ips[d - root], rels[d - root])
         }
     };
     // The levels shared with the last trail keep its nodes.
