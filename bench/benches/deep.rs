@@ -12,7 +12,9 @@
 //!   the program calls it, and the time the report at exit adds to the process (building and
 //!   writing the JSON) with the JSON's size.
 //!
-//! Then the cost of one `Box` allocated and freed at recursion depths of 1, 20 and 45 frames
+//! Then `full` mode on three more real workloads (serde_json, regex, tokio; see `deep/mod.rs`)
+//! beside `System`, with the stacks and tracking memory each leaves: where syn's 190,000
+//! stacks stand among programs. Then the cost of one `Box` allocated and freed at recursion depths of 1, 20 and 45 frames
 //! (the mean over 2 million pairs), over `System`'s.
 //!
 //! heaptrack's row runs when `heaptrack` is on the `PATH` (its recording only: the analysis
@@ -169,15 +171,20 @@ fn command(row: &Row, args: &[String]) -> Command {
     cmd
 }
 
-/// The corpus: the `.rs` files under each crate's `src/`, sorted, up to `limit` bytes.
-fn corpus(limit: u64) -> Vec<String> {
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+/// `cargo metadata`'s JSON for this workspace: the corpus's index, and the json workload's
+/// input.
+fn metadata() -> Vec<u8> {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["metadata", "--format-version", "1"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("cargo metadata");
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("cargo metadata's JSON");
+        .expect("cargo metadata")
+        .stdout
+}
+
+/// The corpus: the `.rs` files under each crate's `src/`, sorted, up to `limit` bytes.
+fn corpus(meta: &[u8], limit: u64) -> Vec<String> {
+    let meta: serde_json::Value = serde_json::from_slice(meta).expect("cargo metadata's JSON");
     let mut files = Vec::new();
     let mut total = 0;
     for name in CORPUS {
@@ -273,7 +280,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3_200_000);
-    let files = corpus(limit);
+    let meta = metadata();
+    let files = corpus(&meta, limit);
     let bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
@@ -356,6 +364,8 @@ fn main() {
         println!("| {} | {} |", row.name, cells.join(" | "));
     }
 
+    other_workloads(&meta, &files, runs);
+
     println!("\nOne Box allocated and freed, by stack depth (mean over 2 million pairs, median of {runs} runs)\n");
     println!("| depth | System | alloc-probe full | added |");
     println!("|---:|---:|---:|---:|");
@@ -374,4 +384,53 @@ fn main() {
         let p = per_pair(&ROWS[3]);
         println!("| {depth} | {s:.1} ns | {p:.1} ns | +{:.1} ns |", p - s);
     }
+}
+
+/// Full mode on three more real workloads, beside `syn`: where the cost of deep stacks and
+/// many distinct ones falls among programs.
+fn other_workloads(meta: &[u8], files: &[String], runs: usize) {
+    let json = std::env::temp_dir().join(format!("alloc-probe-deep-{}.json", std::process::id()));
+    std::fs::write(&json, meta).expect("a temporary file");
+    let json = json.display().to_string();
+    let sources: Vec<String> = files.iter().take(30).cloned().collect();
+    let workloads: [(&str, Vec<String>); 3] = [
+        (
+            "serde_json: a `cargo metadata` JSON read and written 20 times",
+            vec!["json".into(), json.clone()],
+        ),
+        (
+            "regex: 52 patterns compiled and matched over 30 source files",
+            [vec!["regex".into()], sources].concat(),
+        ),
+        (
+            "tokio: 20 rounds of 2,000 tasks and a channel, 2 workers",
+            vec!["tasks".into()],
+        ),
+    ];
+    println!("\nFull mode on other real workloads (median of {runs} runs)\n");
+    println!("| workload | System | alloc-probe full | vs System | stacks | tracking |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, args) in workloads {
+        let work = |row: &Row| {
+            median(
+                (0..runs)
+                    .map(|_| run(command(row, &args)).work_ns)
+                    .collect(),
+            )
+        };
+        let s = work(&ROWS[0]);
+        let p = work(&ROWS[3]);
+        let mut cmd = command(&ROWS[3], &args);
+        cmd.env("ALLOC_PROBE_BENCH_REPORT", "1");
+        let r = run(cmd);
+        println!(
+            "| {name} | {:.0} ms | {:.0} ms | {:.2}x | {} | {} |",
+            s as f64 / 1e6,
+            p as f64 / 1e6,
+            p as f64 / s as f64,
+            r.stacks.map_or("-".into(), |n| n.to_string()),
+            r.tracking.map_or("-".into(), mib),
+        );
+    }
+    let _ = std::fs::remove_file(&json);
 }

@@ -4,6 +4,8 @@
 //! the Rust source of this workspace's dependencies, listed by the driver), as a proc macro or
 //! a linter would. `bench-deep-<allocator> boxes DEPTH PAIRS` allocates and frees a `Box`
 //! `PAIRS` times at a recursion depth of `DEPTH` frames: the cost of one allocation by depth.
+//! Three more real workloads show where `syn` stands among programs (see [`json`], [`regex`],
+//! [`tasks`]): `json FILE`, `regex FILE...`, `tasks`.
 //!
 //! Prints the work's wall time in nanoseconds on the first line (reading the files excluded),
 //! then `checksum N`.
@@ -20,6 +22,89 @@ fn parse_all(sources: &[String]) -> u64 {
         }
     }
     items
+}
+
+/// Reads `text` into a `serde_json::Value` and writes it back, 20 times: a web service's
+/// request and response bodies. Returns the bytes written.
+pub fn json(text: &str) -> u64 {
+    let mut n = 0;
+    for _ in 0..20 {
+        let v: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        n += serde_json::to_string(&v).expect("JSON").len() as u64;
+    }
+    n
+}
+
+/// Compiles a linter's patterns (each in four variants, so that compiling is a real share of
+/// the work) and collects every match's groups as strings over the sources. Returns the
+/// matched bytes and groups.
+pub fn regex(sources: &[String]) -> u64 {
+    const PATTERNS: &[&str] = &[
+        r"fn\s+(\w+)\s*\(",
+        r"\b(pub|crate)\s+struct\s+([A-Z]\w*)",
+        r"impl<[^>]*>\s+\w+",
+        r"//[^\n]*TODO",
+        r"(?i)error|warn(ing)?",
+        r"\d+\.\d+\.\d+",
+        r"[a-z_]+::[a-z_]+::\w+",
+        r"#\[derive\(([^)]*)\)\]",
+        r"(?m)^\s*use\s+[\w:{}, *]+;",
+        r"0x[0-9a-fA-F]+",
+        r"\bunsafe\s*\{",
+        r"[\p{L}]{12,}",
+        r"(\w+)\s*=>\s*(\w+)",
+    ];
+    let mut n = 0;
+    for variant in 0..4 {
+        for p in PATTERNS {
+            let re =
+                ::regex::Regex::new(&format!("{p}{}", "|xyzzy".repeat(variant))).expect("pattern");
+            for src in sources {
+                for caps in re.captures_iter(src) {
+                    let groups: Vec<String> = caps
+                        .iter()
+                        .flatten()
+                        .map(|m| m.as_str().to_string())
+                        .collect();
+                    n += groups.iter().map(|g| g.len() as u64).sum::<u64>();
+                }
+            }
+        }
+    }
+    n
+}
+
+/// A server's shape on tokio's multi-thread runtime (two workers): rounds of 2,000 spawned
+/// tasks, each building strings and sending them over a channel to the main task. Returns the
+/// bytes received.
+pub fn tasks() -> u64 {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut total = 0;
+        for _ in 0..20 {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<String>>(64);
+            let handles: Vec<_> = (0..2000u64)
+                .map(|i| {
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let v = (0..20).map(|j| format!("task {i} item {j}")).collect();
+                        let _ = tx.send(v).await;
+                    })
+                })
+                .collect();
+            drop(tx);
+            while let Some(v) = rx.recv().await {
+                total += v.iter().map(|s| s.len() as u64).sum::<u64>();
+            }
+            for h in handles {
+                h.await.expect("task");
+            }
+        }
+        total
+    })
 }
 
 /// `pairs` Box allocations and frees at `depth` frames below the caller.
@@ -51,6 +136,24 @@ pub fn deep_main(after: impl FnOnce()) {
             let sum = parse_all(&sources);
             (start.elapsed().as_nanos(), sum)
         }
+        Some(w @ ("json" | "regex")) => {
+            let sources: Vec<String> = args[1..]
+                .iter()
+                .map(|p| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{p}: {e}")))
+                .collect();
+            let start = Instant::now();
+            let sum = if w == "json" {
+                json(sources.first().expect("usage: json FILE"))
+            } else {
+                regex(&sources)
+            };
+            (start.elapsed().as_nanos(), sum)
+        }
+        Some("tasks") => {
+            let start = Instant::now();
+            let sum = tasks();
+            (start.elapsed().as_nanos(), sum)
+        }
         Some("boxes") => {
             let num = |i: usize| -> u64 {
                 args.get(i)
@@ -62,7 +165,9 @@ pub fn deep_main(after: impl FnOnce()) {
             let sum = boxes_at(depth, pairs);
             (start.elapsed().as_nanos(), sum)
         }
-        _ => panic!("usage: bench-deep-* syn FILE... | boxes DEPTH PAIRS"),
+        _ => panic!(
+            "usage: bench-deep-* syn FILE... | json FILE | regex FILE... | tasks | boxes DEPTH PAIRS"
+        ),
     };
     println!("{ns}");
     println!("checksum {sum}");
