@@ -14,7 +14,9 @@
 //!
 //! Then `full` mode on three more real workloads (serde_json, regex, tokio; see `deep/mod.rs`)
 //! beside `System`, with the stacks and tracking memory each leaves: where syn's 190,000
-//! stacks stand among programs. Then the cost of one `Box` allocated and freed at recursion depths of 1, 20 and 45 frames
+//! stacks stand among programs.
+//!
+//! Then the cost of one `Box` allocated and freed at recursion depths of 1, 20 and 45 frames
 //! (the mean over 2 million pairs), over `System`'s.
 //!
 //! heaptrack's row runs when `heaptrack` is on the `PATH` (its recording only: the analysis
