@@ -260,11 +260,21 @@ fn unwound(start: usize, lo: usize, hi: usize, out: &mut Captured, rules: &mut R
         ]);
     }
     if !unwound_from(FRAME_POINTERS.then_some(start), lo, hi, out, rules) {
-        out.guide = 0;
-        out.depth = 0;
-        out.fresh[0] = (0, hi, 0);
-        settle(out, 1, hi, false, false);
+        replace(out, 0, hi, false, false);
     }
+}
+
+/// Makes the walk's `m` new records (`fresh`) the whole stack, none kept from the last one,
+/// which cannot guide the next walk; no records at all stand as one unknown frame (return
+/// address 0), so that every thread's empty stack is one stack.
+fn replace(out: &mut Captured, mut m: usize, hi: usize, complete: bool, truncated: bool) {
+    if m == 0 {
+        out.fresh[0] = (0, hi, 0);
+        m = 1;
+    }
+    out.guide = 0;
+    out.depth = 0;
+    settle(out, m, hi, complete, truncated);
 }
 
 /// A stack's 128-bit hash: two lanes, each a multiply-xor chain over the records from the
@@ -451,12 +461,6 @@ fn unwound_from(
     let Some(complete) = walked else {
         return false;
     };
-    if kept == 0 {
-        out.fresh[0] = (0, hi, 0);
-        kept = 1;
-    }
-    out.guide = 0;
-    out.depth = 0;
-    settle(out, kept, hi, complete && !truncated, truncated);
+    replace(out, kept, hi, complete && !truncated, truncated);
     true
 }
